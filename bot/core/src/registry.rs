@@ -18,6 +18,8 @@ pub struct BackendSetup {
     pub name: String,
     /// The instance's config section, with `env:`/`secret:` references resolved.
     pub config: toml::Value,
+    /// The bot's command prefix, for showing actions as commands to type.
+    pub prefix: String,
 }
 
 /// What a plugin factory receives.
@@ -92,10 +94,12 @@ impl Registry {
     /// When the plugin is unknown or its config is invalid.
     pub fn build_plugin(&self, name: &str, setup: PluginSetup) -> Result<Arc<dyn Plugin>, ConfigError> {
         let factory = self.plugins.get(name).ok_or_else(|| {
-            ConfigError::new(format!(
-                "unknown plugin `{name}` (known: {})",
-                self.plugin_names().join(", ")
-            ))
+            let known = self.plugin_names();
+            ConfigError::new(if known.is_empty() {
+                format!("unknown plugin `{name}` (this build has no plugins besides the built-in commands)")
+            } else {
+                format!("unknown plugin `{name}` (known: {})", known.join(", "))
+            })
         })?;
         factory(setup)
     }

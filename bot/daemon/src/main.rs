@@ -1,0 +1,235 @@
+//! `ferrbot`: the daemon. Reads the config, builds the backends and plugins it enables from
+//! the registry, runs the bot, and shuts down gracefully on SIGINT/SIGTERM.
+
+mod config;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use ferrbot::Bot;
+use ferrbot::registry::{BackendSetup, PluginSetup, Registry};
+use ferrbot::store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{FileConfig, LogFormat};
+
+/// ferrbot: a chat-ops bot for Slack, Discord, Matrix and the console.
+#[derive(Parser)]
+#[command(name = "ferrbot", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot (with no config: the console, SQLite in the data directory, built-ins).
+    Run(RunArgs),
+    /// Check a config file: exit 0 when valid, else print each problem with file, line and key.
+    CheckConfig {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The config file (TOML). Also `FERRBOT_CONFIG`.
+    #[arg(long, short, env = "FERRBOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// The console user you are (default `$USER`).
+    #[arg(long)]
+    user: Option<String>,
+    /// Where the SQLite database lives when `[storage] url` is not set.
+    #[arg(long, env = "FERRBOT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format (default: the config's, else text).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log level or filter, e.g. `debug` or `ferrbot=trace,warn` (also `FERRBOT_LOG`).
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+/// The backends and plugins this build knows.
+fn registry() -> Registry {
+    Registry::new().backend("console", |setup: BackendSetup| {
+        Ok(Arc::new(ferrbot_backend_console::ConsoleBackend::from_setup(&setup)?) as Arc<dyn ferrbot::Backend>)
+    })
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = std::env::var("FERRBOT_LOG").unwrap_or_else(|_| filter.to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+    }
+}
+
+fn check_config(file: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("{}: cannot read: {err}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let problems = config::check(&file.display().to_string(), &text, &registry());
+    if problems.is_empty() {
+        println!("{}: ok", file.display());
+        ExitCode::SUCCESS
+    } else {
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        eprintln!("{}: {} problem(s)", file.display(), problems.len());
+        ExitCode::FAILURE
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let registry = registry();
+    let mut config: FileConfig = match config::load(args.config.as_deref(), &registry) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("{problems}");
+            anyhow::bail!("the configuration is not valid");
+        }
+    };
+    let only_console = config.backends.is_empty()
+        || config
+            .backends
+            .iter()
+            .all(|(name, v)| config::section(name, v).is_ok_and(|s| s.kind == "console" || !s.enabled));
+    if args.config.is_none() {
+        // The embedded default: a local console session, nothing listening on the network.
+        config.web.enabled = false;
+    }
+    let format = args.log_format.or(config.log.format).unwrap_or(LogFormat::Text);
+    let default_level = if only_console && args.config.is_none() { "warn" } else { "info" };
+    let level = args
+        .log_level
+        .clone()
+        .or_else(|| config.log.level.clone())
+        .unwrap_or_else(|| default_level.to_owned());
+    init_logging(format, &level);
+
+    if config.backends.is_empty() {
+        config
+            .backends
+            .insert("console".to_owned(), toml::Value::Table(toml::Table::new()));
+    }
+    if let Some(user) = &args.user
+        && let Some(toml::Value::Table(console)) = config.backends.get_mut("console")
+    {
+        console.insert("user".to_owned(), toml::Value::String(user.clone()));
+    }
+
+    let url = match &config.storage.url {
+        Some(url) => url.clone(),
+        None => {
+            let dir = config::data_dir(args.data_dir.as_deref());
+            format!("sqlite://{}", dir.join("ferrbot.db").display())
+        }
+    };
+    let store = Store::open(&url).await.context("opening storage")?;
+    tracing::info!(storage = %ferrbot::store::redact_url(&url), "storage ready");
+
+    let mut builder = Bot::builder(config.bot.clone())
+        .web(config.web.clone())
+        .outbox(config.outbox.clone())
+        .store(store)
+        .app_version(env!("CARGO_PKG_VERSION"));
+    for (name, value) in &config.backends {
+        let section = config::section(name, value).map_err(|e| anyhow::anyhow!("[backends.{name}]: {e}"))?;
+        if !section.enabled {
+            continue;
+        }
+        let backend = registry
+            .build_backend(
+                &section.kind,
+                BackendSetup {
+                    name: name.clone(),
+                    config: section.config,
+                    prefix: config.bot.prefix.clone(),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("[backends.{name}]: {e}"))?;
+        builder = builder.backend(backend);
+    }
+    for (name, value) in &config.plugins {
+        let section = config::section(name, value).map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
+        if !section.enabled {
+            continue;
+        }
+        let plugin = registry
+            .build_plugin(&section.kind, PluginSetup { config: section.config.clone() })
+            .map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
+        builder = builder.plugin(plugin, section.config);
+    }
+    let bot = builder.build().await.context("starting the bot")?;
+    if let Some(addr) = bot.web_addr() {
+        tracing::info!(%addr, "web server listening");
+    }
+
+    let stop = CancellationToken::new();
+    tokio::spawn(watch_signals(stop.clone()));
+    bot.run(stop).await.context("running the bot")?;
+    Ok(())
+}
+
+async fn watch_signals(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
+    }
+    stop.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::warn!("second signal: exiting without waiting");
+    std::process::exit(130);
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::CheckConfig { file } => check_config(&file),
+        Cmd::Run(args) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("ferrbot: cannot start the runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let result = runtime.block_on(run(args));
+            // A blocking stdin read may still be pending; do not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("ferrbot: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
