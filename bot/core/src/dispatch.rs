@@ -100,7 +100,11 @@ impl Origin {
 
 /// Handles one envelope from a backend.
 pub(crate) async fn handle(shared: Arc<Shared>, envelope: Envelope) {
-    let Envelope { backend, event, done } = envelope;
+    let Envelope {
+        backend,
+        event,
+        done,
+    } = envelope;
     match event {
         crate::backend::BackendEvent::Message(message) => {
             shared.metrics.message_in(&backend);
@@ -140,7 +144,9 @@ async fn on_request(shared: &Arc<Shared>, request: CommandRequest) {
         direct: request.direct,
     };
     let line = request.command.trim();
-    let line = line.strip_prefix(shared.config.prefix.as_str()).unwrap_or(line);
+    let line = line
+        .strip_prefix(shared.config.prefix.as_str())
+        .unwrap_or(line);
     run_line(shared, &origin, line).await;
 }
 
@@ -419,7 +425,9 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
                 room: &origin.room,
                 direct: origin.direct,
             };
-            if shared.acl.check(&matcher.name, crate::plugin::Access::Everyone, caller)
+            if shared
+                .acl
+                .check(&matcher.name, crate::plugin::Access::Everyone, caller)
                 != Decision::Allow
             {
                 continue;
@@ -460,9 +468,6 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
     }
 }
 
-
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,8 +490,10 @@ mod tests {
 
     #[test]
     fn finds_the_command_line() {
-        let mut config = BotConfig::default();
-        config.alt_prefixes = vec![".".into(), "bot ".into()];
+        let config = BotConfig {
+            alt_prefixes: vec![".".into(), "bot ".into()],
+            ..BotConfig::default()
+        };
         let cases: &[(&str, bool, bool, Option<&str>)] = &[
             ("!help", false, false, Some("help")),
             ("  !help me ", false, false, Some("help me")),

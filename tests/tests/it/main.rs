@@ -1,0 +1,4 @@
+//! Cross-crate tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod tidy;
