@@ -65,9 +65,11 @@ impl ConsoleBackend {
     /// # Errors
     /// When the section has unknown keys or an invalid user or room name.
     pub fn from_setup(setup: &BackendSetup) -> Result<Self, ferrbot::error::ConfigError> {
-        let config: ConsoleConfig = setup.config.clone().try_into().map_err(
-            |e: toml::de::Error| invalid(e.message()),
-        )?;
+        let config: ConsoleConfig = setup
+            .config
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.message()))?;
         let out: Output = Arc::new(Mutex::new(Box::new(std::io::stdout())));
         Self::new(&setup.name, &config, &setup.prefix, out)
     }
@@ -89,7 +91,8 @@ impl ConsoleBackend {
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| "user".to_owned());
         let user = UserId::new(name, user_name.trim()).map_err(invalid)?;
-        let room = RoomId::new(name, config.room.as_deref().unwrap_or("console")).map_err(invalid)?;
+        let room =
+            RoomId::new(name, config.room.as_deref().unwrap_or("console")).map_err(invalid)?;
         Ok(Self {
             name: name.to_owned(),
             user: Author {
@@ -98,7 +101,9 @@ impl ConsoleBackend {
             },
             room,
             prefix: prefix.to_owned(),
-            color: config.color.unwrap_or_else(|| std::io::stdout().is_terminal()),
+            color: config
+                .color
+                .unwrap_or_else(|| std::io::stdout().is_terminal()),
             interactive: config
                 .interactive
                 .unwrap_or_else(|| std::io::stdin().is_terminal()),
@@ -244,7 +249,9 @@ impl ConsoleBackend {
         for span in markup.spans() {
             match span {
                 Span::Bold { inner } => out.push_str(&self.style("1", &self.render_markup(inner))),
-                Span::Italic { inner } => out.push_str(&self.style("3", &self.render_markup(inner))),
+                Span::Italic { inner } => {
+                    out.push_str(&self.style("3", &self.render_markup(inner)))
+                }
                 Span::Code { code } => out.push_str(&self.style("36", code)),
                 Span::CodeBlock { code, .. } => {
                     if !out.is_empty() && !out.ends_with('\n') {
@@ -356,7 +363,8 @@ impl Backend for ConsoleBackend {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        MessageId::new(&self.name, &n.to_string()).map_err(|e| BackendError::rejected(e.to_string()))
+        MessageId::new(&self.name, &n.to_string())
+            .map_err(|e| BackendError::rejected(e.to_string()))
     }
 }
 
@@ -388,19 +396,32 @@ mod tests {
             ..Default::default()
         };
         let out: Output = Arc::new(Mutex::new(Box::new(buf.clone())));
-        (ConsoleBackend::new("console", &config, "!", out).unwrap(), buf)
+        (
+            ConsoleBackend::new("console", &config, "!", out).unwrap(),
+            buf,
+        )
     }
 
     #[tokio::test]
     async fn prints_cards_and_actions_as_readable_text() {
         let (console, buf) = backend(false);
         let msg = OutgoingMessage::new(Markup::new().bold("Deploy").text(" queued"))
-            .with_card(Card::new("Deploy 42").level(Level::Warning).field("Env", "prod"))
+            .with_card(
+                Card::new("Deploy 42")
+                    .level(Level::Warning)
+                    .field("Env", "prod"),
+            )
             .with_action(Action::new("Approve", "deploy approve 42"));
         let room = Target::room("console:console".parse().unwrap());
         console.send(&room, &msg).await.unwrap();
-        let thread = Target::thread("console:ops".parse().unwrap(), "console:t1".parse().unwrap());
-        console.send(&thread, &OutgoingMessage::new("in a thread")).await.unwrap();
+        let thread = Target::thread(
+            "console:ops".parse().unwrap(),
+            "console:t1".parse().unwrap(),
+        );
+        console
+            .send(&thread, &OutgoingMessage::new("in a thread"))
+            .await
+            .unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,

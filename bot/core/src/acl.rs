@@ -105,11 +105,7 @@ impl Acl {
         if access == Access::Admins {
             return Decision::Deny(format!("only bot admins may run `{command}`"));
         }
-        let Some(rule) = self
-            .rules
-            .iter()
-            .find(|r| any_match(&r.commands, command))
-        else {
+        let Some(rule) = self.rules.iter().find(|r| any_match(&r.commands, command)) else {
             return Decision::Allow;
         };
         let user = caller.user.to_string();
@@ -179,13 +175,31 @@ mod tests {
             deny_rooms = ["slack:CRANDOM"]
             allow_direct = false
         "#);
-        assert_eq!(check(&acl, "incident declare", "slack:UBAD", "slack:C1", false), Decision::Allow);
-        assert!(matches!(check(&acl, "incident declare", "matrix:@a:x", "matrix:!r:x", false), Decision::Deny(m) if m.contains("not allowed")));
-        assert!(matches!(check(&acl, "incident ack", "slack:UBAD", "slack:C1", false), Decision::Deny(_)));
-        assert!(matches!(check(&acl, "incident ack", "slack:U1", "slack:CRANDOM", false), Decision::Deny(m) if m.contains("this room")));
-        assert!(matches!(check(&acl, "incident ack", "slack:U1", "slack:D1", true), Decision::Deny(m) if m.contains("direct messages")));
-        assert_eq!(check(&acl, "help", "slack:UBAD", "slack:CRANDOM", false), Decision::Allow);
-        assert_eq!(check(&acl, "incident ack", "slack:UADMIN", "slack:CRANDOM", false), Decision::Allow);
+        assert_eq!(
+            check(&acl, "incident declare", "slack:UBAD", "slack:C1", false),
+            Decision::Allow
+        );
+        assert!(
+            matches!(check(&acl, "incident declare", "matrix:@a:x", "matrix:!r:x", false), Decision::Deny(m) if m.contains("not allowed"))
+        );
+        assert!(matches!(
+            check(&acl, "incident ack", "slack:UBAD", "slack:C1", false),
+            Decision::Deny(_)
+        ));
+        assert!(
+            matches!(check(&acl, "incident ack", "slack:U1", "slack:CRANDOM", false), Decision::Deny(m) if m.contains("this room"))
+        );
+        assert!(
+            matches!(check(&acl, "incident ack", "slack:U1", "slack:D1", true), Decision::Deny(m) if m.contains("direct messages"))
+        );
+        assert_eq!(
+            check(&acl, "help", "slack:UBAD", "slack:CRANDOM", false),
+            Decision::Allow
+        );
+        assert_eq!(
+            check(&acl, "incident ack", "slack:UADMIN", "slack:CRANDOM", false),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -193,7 +207,11 @@ mod tests {
         let acl = acl(r#"admins = ["console:root"]"#);
         let user: UserId = "console:alice".parse().unwrap();
         let room: RoomId = "console:tty".parse().unwrap();
-        let caller = Caller { user: &user, room: &room, direct: false };
+        let caller = Caller {
+            user: &user,
+            room: &room,
+            direct: false,
+        };
         assert_eq!(
             acl.check("plugins", Access::Admins, caller),
             Decision::Deny("only bot admins may run `plugins`".into())

@@ -64,10 +64,18 @@ impl Plugin for CorePlugin {
     fn manifest(&self) -> Manifest {
         Manifest::new(CORE_PLUGIN, env!("CARGO_PKG_VERSION"))
             .description("Built-in commands")
-            .command_spec(CommandSpec::from_fn(|a: Help, ctx: Ctx| async move { help(a, &ctx) }))
-            .command_spec(CommandSpec::from_fn(|_: About, ctx: Ctx| async move { about(&ctx) }))
-            .command_spec(CommandSpec::from_fn(|_: Status, ctx: Ctx| async move { status(&ctx) }))
-            .command_spec(CommandSpec::from_fn(|_: Whoami, ctx: Ctx| async move { whoami(&ctx) }))
+            .command_spec(CommandSpec::from_fn(|a: Help, ctx: Ctx| async move {
+                help(a, &ctx)
+            }))
+            .command_spec(CommandSpec::from_fn(|_: About, ctx: Ctx| async move {
+                about(&ctx)
+            }))
+            .command_spec(CommandSpec::from_fn(|_: Status, ctx: Ctx| async move {
+                status(&ctx)
+            }))
+            .command_spec(CommandSpec::from_fn(|_: Whoami, ctx: Ctx| async move {
+                whoami(&ctx)
+            }))
             .command_spec(
                 CommandSpec::from_fn(|a: Plugins, ctx: Ctx| async move { plugins(a, &ctx).await })
                     .access(Access::Admins),
@@ -91,7 +99,11 @@ fn help(args: Help, ctx: &Ctx) -> CommandResult {
     let shared = &ctx.shared;
     let prefix = &shared.config.prefix;
     if !args.topic.is_empty() {
-        let words: Vec<String> = args.topic.iter().map(|w| w.trim_start_matches(prefix.as_str()).to_owned()).collect();
+        let words: Vec<String> = args
+            .topic
+            .iter()
+            .map(|w| w.trim_start_matches(prefix.as_str()).to_owned())
+            .collect();
         if let Some((entry, used)) = shared.commands.lookup(&words)
             && used == words.len()
             && allowed(ctx, &entry.spec.name, entry.spec.access)
@@ -110,8 +122,10 @@ fn help(args: Help, ctx: &Ctx) -> CommandResult {
         if shared.plugins.iter().any(|p| *p.name == *topic) {
             return Ok(Reply::markup(command_list(ctx, Some(&topic))));
         }
-        return Err(CommandError::user(format!("There is no command or plugin `{topic}` that you can run."))
-            .with_hint(format!("type `{prefix}help` for the list")));
+        return Err(CommandError::user(format!(
+            "There is no command or plugin `{topic}` that you can run."
+        ))
+        .with_hint(format!("type `{prefix}help` for the list")));
     }
     Ok(Reply::markup(command_list(ctx, None)))
 }
@@ -144,10 +158,20 @@ fn command_list(ctx: &Ctx, only: Option<&str>) -> Markup {
             .into_iter()
             .map(|(name, about)| {
                 let m = Markup::new().code(format!("{prefix}{name}"));
-                if about.is_empty() { m } else { m.text(format!(" — {about}")) }
+                if about.is_empty() {
+                    m
+                } else {
+                    m.text(format!(" — {about}"))
+                }
             })
             .collect();
-        text = text.line().bold(plugin.to_owned()).push(crate::markup::Span::List { ordered: false, items });
+        text = text
+            .line()
+            .bold(plugin.to_owned())
+            .push(crate::markup::Span::List {
+                ordered: false,
+                items,
+            });
     }
     text.text(format!("Type {prefix}help <command> for details."))
 }
@@ -194,7 +218,11 @@ fn status(ctx: &Ctx) -> CommandResult {
         .plugins
         .iter()
         .map(|p| {
-            let state = if shared.is_enabled(&p.name) { "" } else { " (disabled)" };
+            let state = if shared.is_enabled(&p.name) {
+                ""
+            } else {
+                " (disabled)"
+            };
             format!("{} {}{state}", p.name, p.version)
         })
         .collect();
@@ -202,7 +230,11 @@ fn status(ctx: &Ctx) -> CommandResult {
         .values()
         .all(|s| matches!(s, crate::backend::ConnectionState::Connected));
     let card = Card::new(format!("ferrbot {}", shared.app_version))
-        .level(if all_connected { Level::Success } else { Level::Warning })
+        .level(if all_connected {
+            Level::Success
+        } else {
+            Level::Warning
+        })
         .inline_field("Uptime", format_uptime(shared.started.elapsed().as_secs()))
         .inline_field("Commands", shared.commands.by_name.len().to_string())
         .field("Backends", backends.join(", "))
@@ -218,14 +250,21 @@ fn whoami(ctx: &Ctx) -> CommandResult {
         .code(ctx.caller.id.to_string())
         .text(")");
     if ctx.direct {
-        text = text.text(", in a direct conversation (").code(ctx.room.to_string()).text(")");
+        text = text
+            .text(", in a direct conversation (")
+            .code(ctx.room.to_string())
+            .text(")");
     } else {
         text = text.text(", in room ").code(ctx.room.to_string());
     }
     if let Some(thread) = &ctx.thread {
         text = text.text(", thread ").code(thread.local().to_owned());
     }
-    text = text.text(if ctx.admin { ". You are a bot admin." } else { ". You are not a bot admin." });
+    text = text.text(if ctx.admin {
+        ". You are a bot admin."
+    } else {
+        ". You are not a bot admin."
+    });
     Ok(Reply::markup(text))
 }
 
@@ -238,12 +277,27 @@ async fn plugins(args: Plugins, ctx: &Ctx) -> CommandResult {
                 .plugins
                 .iter()
                 .map(|p| {
-                    let m = Markup::new().code(p.name.to_string()).text(format!(" {}", p.version));
-                    let m = if p.description.is_empty() { m } else { m.text(format!(" — {}", p.description)) };
-                    if shared.is_enabled(&p.name) { m.text(" (enabled)") } else { m.text(" (disabled)") }
+                    let m = Markup::new()
+                        .code(p.name.to_string())
+                        .text(format!(" {}", p.version));
+                    let m = if p.description.is_empty() {
+                        m
+                    } else {
+                        m.text(format!(" — {}", p.description))
+                    };
+                    if shared.is_enabled(&p.name) {
+                        m.text(" (enabled)")
+                    } else {
+                        m.text(" (disabled)")
+                    }
                 })
                 .collect();
-            Ok(Reply::markup(Markup::new().text("Plugins:").push(crate::markup::Span::List { ordered: false, items })))
+            Ok(Reply::markup(Markup::new().text("Plugins:").push(
+                crate::markup::Span::List {
+                    ordered: false,
+                    items,
+                },
+            )))
         }
         PluginsAction::Enable { name } | PluginsAction::Disable { name } if !known(&name) => {
             let names: Vec<&str> = shared.plugins.iter().map(|p| &*p.name).collect();
@@ -260,14 +314,18 @@ async fn plugins(args: Plugins, ctx: &Ctx) -> CommandResult {
         }
         PluginsAction::Disable { name } => {
             if name == CORE_PLUGIN {
-                return Err(CommandError::user("The built-in commands cannot be disabled."));
+                return Err(CommandError::user(
+                    "The built-in commands cannot be disabled.",
+                ));
             }
             if !shared.is_enabled(&name) {
                 return Ok(Reply::text(format!("Plugin `{name}` is already disabled.")));
             }
             shared.set_enabled(&name, false).await?;
             tracing::info!(plugin = %name, by = %ctx.caller.id, "plugin disabled");
-            Ok(Reply::text(format!("Plugin `{name}` is disabled; it stays disabled after a restart.")))
+            Ok(Reply::text(format!(
+                "Plugin `{name}` is disabled; it stays disabled after a restart."
+            )))
         }
     }
 }

@@ -35,13 +35,19 @@ impl ManualClock {
 
     /// Sets the time.
     pub fn set(&self, at: jiff::Timestamp) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now = at;
     }
 
     /// Moves the time forward.
     pub fn advance(&self, by: std::time::Duration) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let span = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
         *now = now.saturating_add(span).unwrap_or(*now);
     }
@@ -49,7 +55,10 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> jiff::Timestamp {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -57,9 +57,9 @@ impl PluginContext {
             .get(&*self.plugin)
             .cloned()
             .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-        section
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new(format!("[plugins.{}]: {}", self.plugin, e.message())))
+        section.try_into().map_err(|e: toml::de::Error| {
+            ConfigError::new(format!("[plugins.{}]: {}", self.plugin, e.message()))
+        })
     }
 
     /// Queues a message to any room, thread or user, on any backend.
@@ -179,7 +179,9 @@ impl Chat {
         Fut: Future<Output = Result<T, BackendError>>,
     {
         let Some(slot) = self.shared.backends.get(backend) else {
-            return Err(BackendError::rejected(format!("no backend named `{backend}`")));
+            return Err(BackendError::rejected(format!(
+                "no backend named `{backend}`"
+            )));
         };
         let mut tries = 0;
         loop {
@@ -205,15 +207,21 @@ impl Chat {
         message: &MessageId,
         new: &OutgoingMessage,
     ) -> Result<(), BackendError> {
-        self.with_backend(target.backend(), |b| async move { b.edit(target, message, new).await })
-            .await
+        self.with_backend(target.backend(), |b| async move {
+            b.edit(target, message, new).await
+        })
+        .await
     }
 
     /// Creates a room on `backend`.
     ///
     /// # Errors
     /// `Unsupported` where the backend cannot create rooms; other backend errors.
-    pub async fn create_room(&self, backend: &str, spec: &RoomSpec) -> Result<RoomId, BackendError> {
+    pub async fn create_room(
+        &self,
+        backend: &str,
+        spec: &RoomSpec,
+    ) -> Result<RoomId, BackendError> {
         self.with_backend(backend, |b| async move { b.create_room(spec).await })
             .await
     }
@@ -223,8 +231,11 @@ impl Chat {
     /// # Errors
     /// `Unsupported` where the backend cannot invite; other backend errors.
     pub async fn invite(&self, room: &RoomId, users: &[UserId]) -> Result<(), BackendError> {
-        self.with_backend(room.backend(), |b| async move { b.invite(room, users).await })
-            .await
+        self.with_backend(
+            room.backend(),
+            |b| async move { b.invite(room, users).await },
+        )
+        .await
     }
 
     /// Sets a room's topic.
@@ -232,8 +243,11 @@ impl Chat {
     /// # Errors
     /// `Unsupported` where the backend has no topics; other backend errors.
     pub async fn set_topic(&self, room: &RoomId, topic: &str) -> Result<(), BackendError> {
-        self.with_backend(room.backend(), |b| async move { b.set_topic(room, topic).await })
-            .await
+        self.with_backend(
+            room.backend(),
+            |b| async move { b.set_topic(room, topic).await },
+        )
+        .await
     }
 
     /// Archives a room.
@@ -250,8 +264,11 @@ impl Chat {
     /// # Errors
     /// `Unsupported` where the backend cannot pin; other backend errors.
     pub async fn pin(&self, room: &RoomId, message: &MessageId) -> Result<(), BackendError> {
-        self.with_backend(room.backend(), |b| async move { b.pin(room, message).await })
-            .await
+        self.with_backend(
+            room.backend(),
+            |b| async move { b.pin(room, message).await },
+        )
+        .await
     }
 
     /// Reacts to a message.

@@ -73,7 +73,9 @@ pub mod prelude {
     pub use crate::id::{MessageId, RoomId, Target, ThreadId, UserId};
     pub use crate::markup::Markup;
     pub use crate::message::{Action, ActionStyle, Author, Card, Level, OutgoingMessage, Reply};
-    pub use crate::plugin::{Access, Captures, Command, CommandSpec, Manifest, MatcherSpec, Plugin, PluginError};
+    pub use crate::plugin::{
+        Access, Captures, Command, CommandSpec, Manifest, MatcherSpec, Plugin, PluginError,
+    };
     pub use crate::store::Migration;
     pub use async_trait::async_trait;
 }

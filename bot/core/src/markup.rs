@@ -283,9 +283,7 @@ mod tests {
 
     #[test]
     fn code_blocks_start_on_their_own_line() {
-        let m = Markup::new()
-            .text("out:")
-            .code_block(Some("sh"), "a\nb");
+        let m = Markup::new().text("out:").code_block(Some("sh"), "a\nb");
         assert_eq!(m.to_plain(), "out:\n    a\n    b\n");
     }
 }

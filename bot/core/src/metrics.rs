@@ -71,8 +71,16 @@ impl Metrics {
             Family::new_with_constructor(latency_histogram);
         let webhooks = Family::<WebhookLabels, Counter>::default();
         registry.register("messages_in", "Chat messages received", messages_in.clone());
-        registry.register("messages_out", "Chat messages sent, by outcome", messages_out.clone());
-        registry.register("commands", "Commands run, by name and outcome", commands.clone());
+        registry.register(
+            "messages_out",
+            "Chat messages sent, by outcome",
+            messages_out.clone(),
+        );
+        registry.register(
+            "commands",
+            "Commands run, by name and outcome",
+            commands.clone(),
+        );
         registry.register(
             "command_duration_seconds",
             "Time from dispatch to reply, by command",

@@ -194,7 +194,11 @@ async fn deliver(
                     && retry_after <= policy.max_retry_after =>
             {
                 rate_limited += 1;
-                tracing::debug!(backend = backend.name(), ?retry_after, "rate limited; waiting");
+                tracing::debug!(
+                    backend = backend.name(),
+                    ?retry_after,
+                    "rate limited; waiting"
+                );
                 tokio::time::sleep(retry_after).await;
             }
             Err(err @ BackendError::Transient { .. }) if attempts + 1 < policy.max_attempts => {

@@ -111,18 +111,15 @@ fn parse_args<A: clap::FromArgMatches>(
 ) -> Result<Result<A, Reply>, CommandError> {
     let argv = std::iter::once(cmd.get_name().to_owned()).chain(args);
     match cmd.clone().try_get_matches_from(argv) {
-        Ok(mut matches) => {
-            A::from_arg_matches_mut(&mut matches).map(Ok).map_err(|e| CommandError::usage(e.render().to_string()))
-        }
+        Ok(mut matches) => A::from_arg_matches_mut(&mut matches)
+            .map(Ok)
+            .map_err(|e| CommandError::usage(e.render().to_string())),
         Err(e) => match e.kind() {
             clap::error::ErrorKind::DisplayHelp
             | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            | clap::error::ErrorKind::DisplayVersion => {
-                Ok(Err(Reply::markup(crate::markup::Markup::new().code_block(
-                    None,
-                    e.render().to_string().trim_end(),
-                ))))
-            }
+            | clap::error::ErrorKind::DisplayVersion => Ok(Err(Reply::markup(
+                crate::markup::Markup::new().code_block(None, e.render().to_string().trim_end()),
+            ))),
             _ => Err(CommandError::usage(e.render().to_string())),
         },
     }
@@ -161,12 +158,9 @@ impl CommandSpec {
     pub fn typed<C: Command>() -> Self {
         let cmd = C::command();
         let name = cmd.get_name().to_owned();
-        Self::from_parts::<C, _, _>(
-            cmd,
-            &name,
-            C::ACCESS,
-            |args: C, ctx: Ctx| async move { args.run(&ctx).await },
-        )
+        Self::from_parts::<C, _, _>(cmd, &name, C::ACCESS, |args: C, ctx: Ctx| async move {
+            args.run(&ctx).await
+        })
     }
 
     /// A command whose arguments are parsed into `A` and handled by a closure, for plugins
@@ -207,10 +201,7 @@ impl CommandSpec {
     {
         let name = normalise_name(name);
         let mut cmd = chat_command(cmd, &name);
-        let about = cmd
-            .get_about()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let about = cmd.get_about().map(ToString::to_string).unwrap_or_default();
         let help = cmd.render_long_help().to_string();
         Self {
             name,

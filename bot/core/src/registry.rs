@@ -78,7 +78,11 @@ impl Registry {
     ///
     /// # Errors
     /// When the kind is unknown or its config is invalid.
-    pub fn build_backend(&self, kind: &str, setup: BackendSetup) -> Result<Arc<dyn Backend>, ConfigError> {
+    pub fn build_backend(
+        &self,
+        kind: &str,
+        setup: BackendSetup,
+    ) -> Result<Arc<dyn Backend>, ConfigError> {
         let factory = self.backends.get(kind).ok_or_else(|| {
             ConfigError::new(format!(
                 "unknown backend kind `{kind}` (known: {})",
@@ -92,7 +96,11 @@ impl Registry {
     ///
     /// # Errors
     /// When the plugin is unknown or its config is invalid.
-    pub fn build_plugin(&self, name: &str, setup: PluginSetup) -> Result<Arc<dyn Plugin>, ConfigError> {
+    pub fn build_plugin(
+        &self,
+        name: &str,
+        setup: PluginSetup,
+    ) -> Result<Arc<dyn Plugin>, ConfigError> {
         let factory = self.plugins.get(name).ok_or_else(|| {
             let known = self.plugin_names();
             ConfigError::new(if known.is_empty() {

@@ -273,8 +273,8 @@ impl BotBuilder {
         let mut plugins = Vec::new();
         let mut plugin_config = HashMap::new();
         let builtin: Arc<dyn Plugin> = Arc::new(crate::builtins::CorePlugin);
-        let all = std::iter::once((builtin, toml::Value::Table(toml::Table::new())))
-            .chain(self.plugins);
+        let all =
+            std::iter::once((builtin, toml::Value::Table(toml::Table::new()))).chain(self.plugins);
         for (plugin, config) in all {
             let manifest = plugin.manifest();
             let name: Arc<str> = manifest.name.as_str().into();
@@ -297,7 +297,11 @@ impl BotBuilder {
             });
         }
 
-        let disabled: Vec<String> = store.kv("core").get(DISABLED_KEY).await?.unwrap_or_default();
+        let disabled: Vec<String> = store
+            .kv("core")
+            .get(DISABLED_KEY)
+            .await?
+            .unwrap_or_default();
 
         let listener = if self.web.enabled {
             let listener = tokio::net::TcpListener::bind(self.web.listen)
@@ -457,7 +461,10 @@ impl Bot {
         shared.shutdown.cancel();
         rx.close();
         while let Ok(envelope) = rx.try_recv() {
-            if matches!(envelope.event, BackendEvent::Message(_) | BackendEvent::Command(_)) {
+            if matches!(
+                envelope.event,
+                BackendEvent::Message(_) | BackendEvent::Command(_)
+            ) {
                 in_flight.spawn(crate::dispatch::handle(shared.clone(), envelope));
             }
         }

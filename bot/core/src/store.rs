@@ -336,7 +336,12 @@ impl Store {
                 .await
                 .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
-            tracing::info!(owner, version = m.version, name = m.name, "applied migration");
+            tracing::info!(
+                owner,
+                version = m.version,
+                name = m.name,
+                "applied migration"
+            );
         }
         Ok(())
     }
@@ -421,14 +426,13 @@ impl KvStore {
     /// # Errors
     /// When the database fails.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT k FROM ferrbot_kv WHERE ns = $1 AND substr(k, 1, length($2)) = $2",
-        )
-        .bind(&self.ns)
-        .bind(prefix)
-        .fetch_all(&self.store.pool)
-        .await
-        .map_err(query_err(format!("list of `{prefix}`")))?;
+        let rows =
+            sqlx::query("SELECT k FROM ferrbot_kv WHERE ns = $1 AND substr(k, 1, length($2)) = $2")
+                .bind(&self.ns)
+                .bind(prefix)
+                .fetch_all(&self.store.pool)
+                .await
+                .map_err(query_err(format!("list of `{prefix}`")))?;
         let mut keys = rows
             .iter()
             .map(|r| r.try_get::<String, _>(0))

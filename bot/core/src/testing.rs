@@ -523,7 +523,8 @@ impl TestBot {
             plugins: Vec::new(),
             store: None,
             web: false,
-            clock_start: jiff::Timestamp::from_second(1_767_225_600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            clock_start: jiff::Timestamp::from_second(1_767_225_600)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         }
     }
 
@@ -592,9 +593,10 @@ impl TestBot {
     pub async fn say_in_thread(&self, room: &str, thread: &str, user: &str, text: &str) {
         let user = Self::parse_user(user);
         let room = Self::parse_room(room);
-        let thread = ThreadId::new(room.backend(), thread)
-            .unwrap_or_else(|e| panic!("bad thread id: {e}"));
-        self.post(user, room, Some(thread), text, false, false).await;
+        let thread =
+            ThreadId::new(room.backend(), thread).unwrap_or_else(|e| panic!("bad thread id: {e}"));
+        self.post(user, room, Some(thread), text, false, false)
+            .await;
     }
 
     /// Sends `text` to the bot in a direct conversation with `user`.
@@ -650,7 +652,8 @@ impl TestBot {
 
     /// Reports a pin, reaction, edit or deletion, as a backend would.
     pub async fn message_event(&self, backend: &str, event: MessageEvent) {
-        self.submit(backend, BackendEvent::MessageEvent(event)).await;
+        self.submit(backend, BackendEvent::MessageEvent(event))
+            .await;
     }
 
     /// The next message the bot sent, waiting up to [`REPLY_TIMEOUT`].

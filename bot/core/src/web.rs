@@ -199,10 +199,15 @@ pub(crate) fn router(shared: &Arc<Shared>, config: &WebConfig) -> Router {
                 (shared.clone(), config.body_limit),
                 finish,
             ))
-            .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-                tracing::error!("an HTTP handler panicked");
-                json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it was logged")
-            }))
+            .layer(CatchPanicLayer::custom(
+                |_panic: Box<dyn std::any::Any + Send>| {
+                    tracing::error!("an HTTP handler panicked");
+                    json_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error; it was logged",
+                    )
+                },
+            ))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 config.request_timeout,

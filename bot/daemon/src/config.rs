@@ -188,7 +188,12 @@ only!(OnlyPlugins, plugins, BTreeMap<String, toml::Table>);
 
 /// Checks one section, reporting each faulty line: after a problem, that line is blanked and
 /// the section checked again, so one run lists every problem, not just the first.
-fn check_section<T: DeserializeOwned>(file: &str, text: &str, name: &str, out: &mut Vec<Problem>) -> bool {
+fn check_section<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    name: &str,
+    out: &mut Vec<Problem>,
+) -> bool {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut ok = true;
     for _ in 0..50 {
@@ -226,8 +231,7 @@ pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
         if !TOP_LEVEL.contains(&key.as_str()) {
             problems.push(Problem {
                 file: file.to_owned(),
-                line: line_starting(text, &format!("[{key}"))
-                    .or_else(|| line_starting(text, key)),
+                line: line_starting(text, &format!("[{key}")).or_else(|| line_starting(text, key)),
                 key: key.clone(),
                 message: format!("unknown section, expected one of {}", TOP_LEVEL.join(", ")),
             });
@@ -262,7 +266,9 @@ pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
     if storage_ok
         && let Some(url) = url
         && !url.starts_with("env:")
-        && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        && !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
     {
         problems.push(Problem {
             file: file.to_owned(),
@@ -271,7 +277,11 @@ pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
             message: "expected `sqlite://PATH` or `postgres://…`".to_owned(),
         });
     }
-    problems.extend(missing_env_refs(file, text, &toml::Value::Table(table.clone())));
+    problems.extend(missing_env_refs(
+        file,
+        text,
+        &toml::Value::Table(table.clone()),
+    ));
     let sections = |key: &str| -> Vec<(String, toml::Value)> {
         match table.get(key) {
             Some(toml::Value::Table(t)) => t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -325,7 +335,11 @@ pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
     problems
 }
 
-fn walk_strings<'a>(path: &mut Vec<String>, value: &'a toml::Value, f: &mut dyn FnMut(&[String], &'a str)) {
+fn walk_strings<'a>(
+    path: &mut Vec<String>,
+    value: &'a toml::Value,
+    f: &mut dyn FnMut(&[String], &'a str),
+) {
     match value {
         toml::Value::String(s) => f(path, s),
         toml::Value::Table(t) => {
@@ -453,7 +467,12 @@ pub fn apply_env_overrides(
     applied
 }
 
-fn insert_path(table: &mut toml::Table, parents: &[String], last: &str, value: toml::Value) -> bool {
+fn insert_path(
+    table: &mut toml::Table,
+    parents: &[String],
+    last: &str,
+    value: toml::Value,
+) -> bool {
     match parents.split_first() {
         None => {
             table.insert(last.to_owned(), value);
@@ -516,9 +535,12 @@ pub fn load(path: Option<&Path>, registry: &Registry) -> Result<FileConfig, Stri
     }
     let mut value = toml::Value::Table(table);
     resolve_env(&mut value, &mut Vec::new())?;
-    value
-        .try_into()
-        .map_err(|e: toml::de::Error| format!("configuration (after environment overrides): {}", e.message()))
+    value.try_into().map_err(|e: toml::de::Error| {
+        format!(
+            "configuration (after environment overrides): {}",
+            e.message()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -533,9 +555,15 @@ mod tests {
             &mut table,
             [
                 ("FERRBOT__BOT__PREFIX".to_owned(), "?".to_owned()),
-                ("FERRBOT__BOT__ADMINS".to_owned(), r#"["console:root"]"#.to_owned()),
+                (
+                    "FERRBOT__BOT__ADMINS".to_owned(),
+                    r#"["console:root"]"#.to_owned(),
+                ),
                 ("FERRBOT__WEB__ENABLED".to_owned(), "false".to_owned()),
-                ("FERRBOT__PLUGINS__SENTRY__ROUTES_TOKEN".to_owned(), "abc def".to_owned()),
+                (
+                    "FERRBOT__PLUGINS__SENTRY__ROUTES_TOKEN".to_owned(),
+                    "abc def".to_owned(),
+                ),
                 ("OTHER".to_owned(), "x".to_owned()),
             ],
         );
@@ -543,13 +571,17 @@ mod tests {
         assert_eq!(table["bot"]["prefix"].as_str(), Some("?"));
         assert_eq!(table["bot"]["admins"][0].as_str(), Some("console:root"));
         assert_eq!(table["web"]["enabled"].as_bool(), Some(false));
-        assert_eq!(table["plugins"]["sentry"]["routes_token"].as_str(), Some("abc def"));
+        assert_eq!(
+            table["plugins"]["sentry"]["routes_token"].as_str(),
+            Some("abc def")
+        );
     }
 
     #[test]
     fn env_references_name_the_key_that_wanted_them() {
         let mut value: toml::Value =
-            toml::from_str("[backends.slack]\ntoken = \"env:FERRBOT_TEST_SURELY_UNSET_VAR\"").unwrap();
+            toml::from_str("[backends.slack]\ntoken = \"env:FERRBOT_TEST_SURELY_UNSET_VAR\"")
+                .unwrap();
         let err = resolve_env(&mut value, &mut Vec::new()).unwrap_err();
         assert_eq!(
             err,

@@ -58,7 +58,10 @@ struct RunArgs {
 /// The backends and plugins this build knows.
 fn registry() -> Registry {
     Registry::new().backend("console", |setup: BackendSetup| {
-        Ok(Arc::new(ferrbot_backend_console::ConsoleBackend::from_setup(&setup)?) as Arc<dyn ferrbot::Backend>)
+        Ok(
+            Arc::new(ferrbot_backend_console::ConsoleBackend::from_setup(&setup)?)
+                as Arc<dyn ferrbot::Backend>,
+        )
     })
 }
 
@@ -71,9 +74,7 @@ fn init_logging(format: LogFormat, filter: &str) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().with_current_span(false).init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
@@ -108,16 +109,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let only_console = config.backends.is_empty()
-        || config
-            .backends
-            .iter()
-            .all(|(name, v)| config::section(name, v).is_ok_and(|s| s.kind == "console" || !s.enabled));
+        || config.backends.iter().all(|(name, v)| {
+            config::section(name, v).is_ok_and(|s| s.kind == "console" || !s.enabled)
+        });
     if args.config.is_none() {
         // The embedded default: a local console session, nothing listening on the network.
         config.web.enabled = false;
     }
-    let format = args.log_format.or(config.log.format).unwrap_or(LogFormat::Text);
-    let default_level = if only_console && args.config.is_none() { "warn" } else { "info" };
+    let format = args
+        .log_format
+        .or(config.log.format)
+        .unwrap_or(LogFormat::Text);
+    let default_level = if only_console && args.config.is_none() {
+        "warn"
+    } else {
+        "info"
+    };
     let level = args
         .log_level
         .clone()
@@ -152,7 +159,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .store(store)
         .app_version(env!("CARGO_PKG_VERSION"));
     for (name, value) in &config.backends {
-        let section = config::section(name, value).map_err(|e| anyhow::anyhow!("[backends.{name}]: {e}"))?;
+        let section =
+            config::section(name, value).map_err(|e| anyhow::anyhow!("[backends.{name}]: {e}"))?;
         if !section.enabled {
             continue;
         }
@@ -169,12 +177,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         builder = builder.backend(backend);
     }
     for (name, value) in &config.plugins {
-        let section = config::section(name, value).map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
+        let section =
+            config::section(name, value).map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
         if !section.enabled {
             continue;
         }
         let plugin = registry
-            .build_plugin(&section.kind, PluginSetup { config: section.config.clone() })
+            .build_plugin(
+                &section.kind,
+                PluginSetup {
+                    config: section.config.clone(),
+                },
+            )
             .map_err(|e| anyhow::anyhow!("[plugins.{name}]: {e}"))?;
         builder = builder.plugin(plugin, section.config);
     }
@@ -191,7 +205,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 async fn watch_signals(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };

@@ -14,8 +14,15 @@ async fn bot() -> TestBot {
 #[tokio::test]
 async fn quoting_groups_words_and_smart_quotes_work() {
     let bot = bot().await;
-    bot.say("test:alice", r#"!echo "two words" 'single q' plain\ escaped"#).await;
-    assert_eq!(bot.next_reply().await.text(), "two words|single q|plain escaped");
+    bot.say(
+        "test:alice",
+        r#"!echo "two words" 'single q' plain\ escaped"#,
+    )
+    .await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "two words|single q|plain escaped"
+    );
     bot.say("test:alice", "!echo “smart quotes” ok").await;
     assert_eq!(bot.next_reply().await.text(), "smart quotes|ok");
     bot.say("test:alice", "!echo \"unclosed").await;
@@ -67,7 +74,10 @@ async fn typed_arguments_and_clap_errors_in_chat() {
 
     bot.say("test:alice", "!greet").await;
     let missing = bot.next_reply().await.text();
-    assert!(missing.contains("required arguments were not provided"), "{missing}");
+    assert!(
+        missing.contains("required arguments were not provided"),
+        "{missing}"
+    );
     assert!(missing.contains("Usage: greet"), "{missing}");
 
     bot.say("test:alice", "!greet bob --times lots").await;
@@ -76,11 +86,17 @@ async fn typed_arguments_and_clap_errors_in_chat() {
 
     bot.say("test:alice", "!greet bob --lod").await;
     let typo = bot.next_reply().await.text();
-    assert!(typo.contains("--loud"), "clap suggests the right flag: {typo}");
+    assert!(
+        typo.contains("--loud"),
+        "clap suggests the right flag: {typo}"
+    );
 
     bot.say("test:alice", "!greet --help").await;
     let help = bot.next_reply().await.text();
-    assert!(help.contains("Greet someone and count the greetings"), "{help}");
+    assert!(
+        help.contains("Greet someone and count the greetings"),
+        "{help}"
+    );
     assert!(help.contains("--times"), "{help}");
 }
 
@@ -93,14 +109,18 @@ async fn unknown_commands_get_a_suggestion() {
     assert!(reply.contains("Did you mean `!echo`"), "{reply}");
     bot.say("test:alice", "!zzzzzz").await;
     let reply = bot.next_reply().await.text();
-    assert!(reply.contains("Unknown command") && !reply.contains("Did you mean"), "{reply}");
+    assert!(
+        reply.contains("Unknown command") && !reply.contains("Did you mean"),
+        "{reply}"
+    );
     assert!(reply.contains("!help"), "{reply}");
 }
 
 #[tokio::test]
 async fn replies_go_to_the_same_room_and_thread() {
     let bot = bot().await;
-    bot.say_in_thread("test:ops", "t-100", "test:alice", "!echo threaded").await;
+    bot.say_in_thread("test:ops", "t-100", "test:alice", "!echo threaded")
+        .await;
     let reply = bot.next_reply().await;
     assert_eq!(reply.room().unwrap().to_string(), "test:ops");
     assert_eq!(reply.thread().unwrap().to_string(), "test:t-100");
@@ -133,12 +153,18 @@ async fn timeouts_panics_and_errors_are_reported_without_killing_the_bot() {
 
     bot.say("test:alice", "!boom").await;
     let reply = bot.next_reply().await.text();
-    assert!(reply.contains("`!boom` failed") && reply.contains("logged as"), "{reply}");
+    assert!(
+        reply.contains("`!boom` failed") && reply.contains("logged as"),
+        "{reply}"
+    );
 
     bot.say("test:alice", "!broken").await;
     let reply = bot.next_reply().await.text();
     assert!(reply.contains("`!broken` failed"), "{reply}");
-    assert!(!reply.contains("invalid digit"), "internal details stay in the log: {reply}");
+    assert!(
+        !reply.contains("invalid digit"),
+        "internal details stay in the log: {reply}"
+    );
 
     bot.say("test:alice", "!echo still alive").await;
     assert_eq!(bot.next_reply().await.text(), "still|alive");
@@ -160,7 +186,11 @@ async fn private_replies_use_direct_messages_or_refuse_to_leak() {
     bot.say("console:alice", "!whisper").await;
     let reply = bot.next_reply().await;
     assert_eq!(reply.room().unwrap().to_string(), "console:general");
-    assert!(reply.text().contains("cannot send direct messages"), "{}", reply.text());
+    assert!(
+        reply.text().contains("cannot send direct messages"),
+        "{}",
+        reply.text()
+    );
     assert!(!reply.text().contains("just for you"));
 }
 
@@ -186,10 +216,12 @@ async fn cards_keep_their_actions_and_a_click_runs_as_the_clicker() {
     assert_eq!(reply.actions()[0].command, "echo approved");
     assert!(reply.plain().contains("Approve: !echo approved"));
 
-    bot.click("test:bob", "test:general", &reply.actions()[0].command).await;
+    bot.click("test:bob", "test:general", &reply.actions()[0].command)
+        .await;
     assert_eq!(bot.next_reply().await.text(), "approved");
     // The clicker's identity goes through the ACL, not the card author's.
-    bot.click("test:mallory", "test:general", "echo approved").await;
+    bot.click("test:mallory", "test:general", "echo approved")
+        .await;
     let refused = bot.next_reply().await.text();
     assert!(refused.contains("not allowed to run `echo`"), "{refused}");
     bot.click("test:bob", "test:general", "me").await;
@@ -224,15 +256,31 @@ async fn access_rules_allow_deny_and_explain() {
     assert!(bot.next_reply().await.text().starts_with("Hello, x!"));
     bot.say("test:bob", "!greet x").await;
     let refused = bot.next_reply().await.text();
-    assert_eq!(refused, "Sorry, you are not allowed to run `greet`; ask a bot admin for access.");
+    assert_eq!(
+        refused,
+        "Sorry, you are not allowed to run `greet`; ask a bot admin for access."
+    );
 
     bot.say_in("test:random", "test:alice", "!echo hi").await;
-    assert!(bot.next_reply().await.text().contains("not allowed in this room"));
+    assert!(
+        bot.next_reply()
+            .await
+            .text()
+            .contains("not allowed in this room")
+    );
     bot.say_direct("test:alice", "echo hi").await;
-    assert!(bot.next_reply().await.text().contains("not available in direct messages"));
+    assert!(
+        bot.next_reply()
+            .await
+            .text()
+            .contains("not available in direct messages")
+    );
 
     bot.say("test:bob", "!nuke").await;
-    assert_eq!(bot.next_reply().await.text(), "Sorry, only bot admins may run `nuke`.");
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "Sorry, only bot admins may run `nuke`."
+    );
     bot.say("test:root", "!nuke").await;
     assert_eq!(bot.next_reply().await.text(), "nuked");
     // Admins are not bound by the rules.
@@ -253,20 +301,27 @@ async fn help_hides_what_the_caller_may_not_run() {
 
     bot.say("test:root", "!help").await;
     let help = bot.next_reply().await.text();
-    assert!(help.contains("!greet") && help.contains("!nuke") && help.contains("!plugins"), "{help}");
+    assert!(
+        help.contains("!greet") && help.contains("!nuke") && help.contains("!plugins"),
+        "{help}"
+    );
 
     bot.say("test:alice", "!help greet").await;
     let one = bot.next_reply().await.text();
     assert!(one.contains("Usage: greet [OPTIONS] <NAME>"), "{one}");
     bot.say("test:bob", "!help nuke").await;
     let hidden = bot.next_reply().await.text();
-    assert!(hidden.contains("no command or plugin `nuke` that you can run"), "{hidden}");
+    assert!(
+        hidden.contains("no command or plugin `nuke` that you can run"),
+        "{hidden}"
+    );
 }
 
 #[tokio::test]
 async fn whoami_and_status() {
     let bot = TestBot::builder().plugin(Kit).config(ACL).build().await;
-    bot.say_in_thread("test:ops", "t1", "test:root", "!whoami").await;
+    bot.say_in_thread("test:ops", "t1", "test:root", "!whoami")
+        .await;
     let me = bot.next_reply().await.text();
     assert_eq!(
         me,
@@ -287,15 +342,33 @@ async fn plugin_toggling_is_admin_only_and_persists() {
     let url = format!("sqlite://{}/bot.db", dir.path().display());
     {
         let store = ferrbot::store::Store::open(&url).await.unwrap();
-        let bot = TestBot::builder().plugin(Kit).config(ACL).store(store).build().await;
+        let bot = TestBot::builder()
+            .plugin(Kit)
+            .config(ACL)
+            .store(store)
+            .build()
+            .await;
         bot.say("test:bob", "!plugins disable kit").await;
-        assert_eq!(bot.next_reply().await.text(), "Sorry, only bot admins may run `plugins`.");
+        assert_eq!(
+            bot.next_reply().await.text(),
+            "Sorry, only bot admins may run `plugins`."
+        );
         bot.say("test:root", "!plugins disable nosuch").await;
-        assert!(bot.next_reply().await.text().contains("There is no plugin `nosuch`"));
+        assert!(
+            bot.next_reply()
+                .await
+                .text()
+                .contains("There is no plugin `nosuch`")
+        );
         bot.say("test:root", "!plugins disable core").await;
         assert!(bot.next_reply().await.text().contains("cannot be disabled"));
         bot.say("test:root", "!plugins disable kit").await;
-        assert!(bot.next_reply().await.text().contains("Plugin `kit` is disabled"));
+        assert!(
+            bot.next_reply()
+                .await
+                .text()
+                .contains("Plugin `kit` is disabled")
+        );
         bot.say("test:alice", "!echo x").await;
         let off = bot.next_reply().await.text();
         assert!(off.contains("plugin `kit`, which is disabled"), "{off}");
@@ -305,11 +378,24 @@ async fn plugin_toggling_is_admin_only_and_persists() {
     }
     {
         let store = ferrbot::store::Store::open(&url).await.unwrap();
-        let bot = TestBot::builder().plugin(Kit).config(ACL).store(store).build().await;
+        let bot = TestBot::builder()
+            .plugin(Kit)
+            .config(ACL)
+            .store(store)
+            .build()
+            .await;
         bot.say("test:alice", "!echo x").await;
-        assert!(bot.next_reply().await.text().contains("disabled"), "still disabled after restart");
+        assert!(
+            bot.next_reply().await.text().contains("disabled"),
+            "still disabled after restart"
+        );
         bot.say("test:root", "!plugins list").await;
-        assert!(bot.next_reply().await.text().contains("`kit` 1.0.0 — test commands (disabled)"));
+        assert!(
+            bot.next_reply()
+                .await
+                .text()
+                .contains("`kit` 1.0.0 — test commands (disabled)")
+        );
         bot.say("test:root", "!plugins enable kit").await;
         assert_eq!(bot.next_reply().await.text(), "Plugin `kit` is enabled.");
         bot.say("test:alice", "!echo x").await;

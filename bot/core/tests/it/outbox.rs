@@ -41,9 +41,15 @@ async fn a_rate_limited_room_does_not_hold_up_other_rooms() {
         }],
     );
     let ctx = bot.context("kit");
-    let _slow = ctx.send(Target::room("test:a".parse().unwrap()), OutgoingMessage::new("to a"));
+    let _slow = ctx.send(
+        Target::room("test:a".parse().unwrap()),
+        OutgoingMessage::new("to a"),
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let _fast = ctx.send(Target::room("test:b".parse().unwrap()), OutgoingMessage::new("to b"));
+    let _fast = ctx.send(
+        Target::room("test:b".parse().unwrap()),
+        OutgoingMessage::new("to b"),
+    );
     assert_eq!(bot.next_reply().await.text(), "to b");
     assert_eq!(bot.next_reply().await.text(), "to a");
 }
@@ -53,7 +59,10 @@ async fn passing_failures_are_retried_and_permanent_ones_reported() {
     let bot = TestBot::with_plugin(Kit).await;
     bot.fail_sends(
         "test",
-        [BackendError::transient("connection reset"), BackendError::transient("502")],
+        [
+            BackendError::transient("connection reset"),
+            BackendError::transient("502"),
+        ],
     );
     let ctx = bot.context("kit");
     let room = Target::room("test:ops".parse().unwrap());
@@ -92,6 +101,12 @@ async fn shutdown_flushes_queued_messages() {
         let sent = bot.try_next_reply(Duration::from_millis(10)).await;
         assert_eq!(sent.map(|s| s.text()), Some(format!("queued {i}")));
     }
-    let late = ctx.send(Target::room("test:ops".parse().unwrap()), OutgoingMessage::new("late"));
-    assert!(late.delivered().await.is_err(), "nothing is taken after shutdown");
+    let late = ctx.send(
+        Target::room("test:ops".parse().unwrap()),
+        OutgoingMessage::new("late"),
+    );
+    assert!(
+        late.delivered().await.is_err(),
+        "nothing is taken after shutdown"
+    );
 }

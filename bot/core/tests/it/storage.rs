@@ -11,19 +11,34 @@ async fn contract(store: &Store, ns: &str) {
     assert_eq!(kv.get::<String>("missing").await.unwrap(), None);
 
     kv.set("a/1", &"one").await.unwrap();
-    kv.set("a/2", &serde_json::json!({"n": 2, "tags": ["x", "ü"]})).await.unwrap();
+    kv.set("a/2", &serde_json::json!({"n": 2, "tags": ["x", "ü"]}))
+        .await
+        .unwrap();
     kv.set("b/1", &3_i64).await.unwrap();
     other.set("a/1", &"someone else's").await.unwrap();
 
-    assert_eq!(kv.get::<String>("a/1").await.unwrap().as_deref(), Some("one"));
+    assert_eq!(
+        kv.get::<String>("a/1").await.unwrap().as_deref(),
+        Some("one")
+    );
     let v: serde_json::Value = kv.get("a/2").await.unwrap().unwrap();
     assert_eq!(v["tags"][1], "ü");
     kv.set("a/1", &"uno").await.unwrap();
-    assert_eq!(kv.get::<String>("a/1").await.unwrap().as_deref(), Some("uno"));
+    assert_eq!(
+        kv.get::<String>("a/1").await.unwrap().as_deref(),
+        Some("uno")
+    );
     assert_eq!(kv.list("a/").await.unwrap(), ["a/1", "a/2"]);
     assert_eq!(kv.list("").await.unwrap(), ["a/1", "a/2", "b/1"]);
-    assert_eq!(kv.list("a%").await.unwrap(), Vec::<String>::new(), "no LIKE wildcards");
-    assert_eq!(other.get::<String>("a/1").await.unwrap().as_deref(), Some("someone else's"));
+    assert_eq!(
+        kv.list("a%").await.unwrap(),
+        Vec::<String>::new(),
+        "no LIKE wildcards"
+    );
+    assert_eq!(
+        other.get::<String>("a/1").await.unwrap().as_deref(),
+        Some("someone else's")
+    );
 
     assert!(kv.delete("a/1").await.unwrap());
     assert!(!kv.delete("a/1").await.unwrap());
@@ -44,20 +59,28 @@ async fn contract(store: &Store, ns: &str) {
     assert_eq!(kv.get::<i64>("race").await.unwrap(), Some(20));
 
     let wrong_type = kv.get::<i64>("a/2").await.unwrap_err().to_string();
-    assert!(wrong_type.contains("value at `a/2` is not valid"), "{wrong_type}");
+    assert!(
+        wrong_type.contains("value at `a/2` is not valid"),
+        "{wrong_type}"
+    );
 
     // Plugin-owned tables with migrations, applied once.
     let table = format!("t_{}", ns.replace('-', "_"));
     let create: &'static str = Box::leak(
-        format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, title TEXT NOT NULL)").into_boxed_str(),
+        format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, title TEXT NOT NULL)")
+            .into_boxed_str(),
     );
     let add_col: &'static str =
         Box::leak(format!("ALTER TABLE {table} ADD COLUMN sev TEXT").into_boxed_str());
-    let migrations = [Migration::new(1, "create", create), Migration::new(2, "severity", add_col)];
+    let migrations = [
+        Migration::new(1, "create", create),
+        Migration::new(2, "severity", add_col),
+    ];
     store.migrate(ns, &migrations).await.unwrap();
     store.migrate(ns, &migrations).await.unwrap();
-    let insert: &'static str =
-        Box::leak(format!("INSERT INTO {table} (id, title, sev) VALUES ($1, $2, $3)").into_boxed_str());
+    let insert: &'static str = Box::leak(
+        format!("INSERT INTO {table} (id, title, sev) VALUES ($1, $2, $3)").into_boxed_str(),
+    );
     sqlx::query(insert)
         .bind(1_i64)
         .bind("db down")
@@ -84,9 +107,12 @@ fn unique(prefix: &str) -> String {
 #[tokio::test]
 async fn sqlite_file_store_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}/nested/dir/bot.db", dir.path().display()))
-        .await
-        .unwrap();
+    let store = Store::open(&format!(
+        "sqlite://{}/nested/dir/bot.db",
+        dir.path().display()
+    ))
+    .await
+    .unwrap();
     assert_eq!(store.dialect(), Dialect::Sqlite);
     contract(&store, "plugin-a").await;
 }
@@ -107,7 +133,9 @@ pub fn postgres_url() -> Option<String> {
                 std::env::var("FERRBOT_E2E_REQUIRED").as_deref() != Ok("1"),
                 "FERRBOT_TEST_POSTGRES_URL is not set but FERRBOT_E2E_REQUIRED=1: run the tests with scripts/test"
             );
-            eprintln!("SKIPPED: FERRBOT_TEST_POSTGRES_URL is not set (scripts/test starts PostgreSQL)");
+            eprintln!(
+                "SKIPPED: FERRBOT_TEST_POSTGRES_URL is not set (scripts/test starts PostgreSQL)"
+            );
             None
         }
     }
@@ -123,10 +151,16 @@ async fn postgres_store_meets_the_contract() {
 
 #[tokio::test]
 async fn bad_urls_and_passwords_never_leak() {
-    let err = Store::open("mysql://root:hunter2@localhost/db").await.unwrap_err().to_string();
+    let err = Store::open("mysql://root:hunter2@localhost/db")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unsupported storage url"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
-    let err = Store::open("postgres://bot:hunter2@127.0.0.1:1/nodb").await.unwrap_err().to_string();
+    let err = Store::open("postgres://bot:hunter2@127.0.0.1:1/nodb")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot open storage"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
@@ -136,7 +170,10 @@ const CHILD_ENV: &str = "FERRBOT_KILL9_CHILD_URL";
 /// Run as a child process by the test below: writes keys forever, printing each one
 /// once it is committed.
 fn kill9_child(url: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let store = Store::open(url).await.unwrap();
         let kv = store.kv("durability");
@@ -156,7 +193,12 @@ fn confirmed_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/durable.db", dir.path().display());
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "storage::confirmed_writes_survive_kill_9", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "storage::confirmed_writes_survive_kill_9",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -177,7 +219,10 @@ fn confirmed_writes_survive_kill_9() {
     child.kill().unwrap(); // SIGKILL: no destructors, no flush
     child.wait().unwrap();
     let last = last.expect("the child confirmed writes");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let store = Store::open(&url).await.unwrap();
         let kv = store.kv("durability");

@@ -36,7 +36,11 @@ impl Command for Greet {
     async fn run(self, ctx: &Ctx) -> CommandResult {
         let n = ctx.store().incr(&format!("greeted/{}", self.name)).await?;
         let text = format!("Hello, {}! (#{n})", self.name).repeat(usize::from(self.times));
-        Ok(Reply::text(if self.loud { text.to_uppercase() } else { text }))
+        Ok(Reply::text(if self.loud {
+            text.to_uppercase()
+        } else {
+            text
+        }))
     }
 }
 
@@ -109,8 +113,12 @@ pub struct CardCmd;
 
 impl Command for CardCmd {
     async fn run(self, _ctx: &Ctx) -> CommandResult {
-        Ok(Reply::card(Card::new("Deploy 42").level(Level::Warning).field("Env", "prod"))
-            .with_action(Action::new("Approve", "echo approved")))
+        Ok(Reply::card(
+            Card::new("Deploy 42")
+                .level(Level::Warning)
+                .field("Env", "prod"),
+        )
+        .with_action(Action::new("Approve", "echo approved")))
     }
 }
 
@@ -160,18 +168,20 @@ impl Plugin for Kit {
             .command::<Whisper>()
             .command::<CardCmd>()
             .command::<Me>()
-            .command_spec(CommandSpec::raw("deploy", "Deploy things", |_ctx, args| async move {
-                Ok(Reply::text(format!("deploy:{}", args.join(","))))
-            }))
-            .command_spec(CommandSpec::raw("deploy status", "Deploy status", |_ctx, args| async move {
-                Ok(Reply::text(format!("status:{}", args.join(","))))
-            }))
+            .command_spec(CommandSpec::raw(
+                "deploy",
+                "Deploy things",
+                |_ctx, args| async move { Ok(Reply::text(format!("deploy:{}", args.join(",")))) },
+            ))
+            .command_spec(CommandSpec::raw(
+                "deploy status",
+                "Deploy status",
+                |_ctx, args| async move { Ok(Reply::text(format!("status:{}", args.join(",")))) },
+            ))
             .matcher(MatcherSpec::new(
                 "ping matcher",
                 regex::Regex::new(r"(?i)\bping (?P<host>\S+)").unwrap(),
-                |_ctx, caps| async move {
-                    Ok(Reply::text(format!("pong {}", caps.named["host"])))
-                },
+                |_ctx, caps| async move { Ok(Reply::text(format!("pong {}", caps.named["host"]))) },
             ))
     }
 }

@@ -21,7 +21,10 @@ async fn health_readiness_and_metrics() {
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(health.headers().contains_key("x-request-id"));
-    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
 
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -32,15 +35,43 @@ async fn health_readiness_and_metrics() {
     bot.next_reply().await;
     bot.say("test:alice", "!nosuch").await;
     bot.next_reply().await;
-    http.post(format!("{base}/plugins/kit/echo")).body("abc").send().await.unwrap();
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"ferrbot_commands_total{command="echo",outcome="ok"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"ferrbot_commands_total{command="unknown",outcome="unknown"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"ferrbot_messages_in_total{backend="test"} 2"#), "{metrics}");
-    assert!(metrics.contains(r#"ferrbot_messages_out_total{backend="test",outcome="sent"} 2"#), "{metrics}");
-    assert!(metrics.contains("ferrbot_command_duration_seconds_bucket"), "{metrics}");
+    http.post(format!("{base}/plugins/kit/echo"))
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        metrics.contains(r#"ferrbot_webhook_requests_total{route="/plugins/kit/echo",status="200"} 1"#),
+        metrics.contains(r#"ferrbot_commands_total{command="echo",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ferrbot_commands_total{command="unknown",outcome="unknown"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ferrbot_messages_in_total{backend="test"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"ferrbot_messages_out_total{backend="test",outcome="sent"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ferrbot_command_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"ferrbot_webhook_requests_total{route="/plugins/kit/echo",status="200"} 1"#
+        ),
         "{metrics}"
     );
 }
@@ -51,7 +82,12 @@ async fn plugin_routes_body_limit_404_and_timeouts_answer_json() {
     let http = reqwest::Client::new();
     let base = bot.web_url();
 
-    let ok = http.post(format!("{base}/plugins/kit/echo")).body("x".repeat(100)).send().await.unwrap();
+    let ok = http
+        .post(format!("{base}/plugins/kit/echo"))
+        .body("x".repeat(100))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "got 100 bytes");
 
@@ -74,7 +110,11 @@ async fn plugin_routes_body_limit_404_and_timeouts_answer_json() {
     assert_eq!(body["error"], "no route for GET /nope");
     assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()));
 
-    let slow = http.get(format!("{base}/plugins/kit/slow")).send().await.unwrap();
+    let slow = http
+        .get(format!("{base}/plugins/kit/slow"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(slow.status(), 408);
     let body: serde_json::Value = slow.json().await.unwrap();
     assert_eq!(body["error"], "the request took too long and was stopped");
@@ -90,7 +130,10 @@ async fn disabled_plugins_stop_serving_routes() {
         .await;
     let http = reqwest::Client::new();
     let url = format!("{}/plugins/kit/echo", bot.web_url());
-    assert_eq!(http.post(&url).body("a").send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.post(&url).body("a").send().await.unwrap().status(),
+        200
+    );
     bot.say("test:root", "!plugins disable kit").await;
     bot.next_reply().await;
     let off = http.post(&url).body("a").send().await.unwrap();
@@ -104,9 +147,20 @@ async fn a_panicking_route_answers_500_and_the_server_keeps_serving() {
     let bot = bot().await;
     let http = reqwest::Client::new();
     let base = bot.web_url();
-    let boom = http.get(format!("{base}/plugins/kit/panic")).send().await.unwrap();
+    let boom = http
+        .get(format!("{base}/plugins/kit/panic"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(boom.status(), 500);
     let body: serde_json::Value = boom.json().await.unwrap();
     assert_eq!(body["error"], "internal error; it was logged");
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

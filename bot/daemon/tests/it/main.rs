@@ -28,7 +28,12 @@ fn run_piped(args: &[&str], data: &Path, input: &str, env: &[(&str, &str)]) -> O
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -39,22 +44,49 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn piped_console_session_answers_every_line_and_exits_0() {
     let data = tempfile::tempdir().unwrap();
-    let out = run_piped(&["--user", "tester"], data.path(), "!help\n!whoami\n!nosuch\n", &[]);
+    let out = run_piped(
+        &["--user", "tester"],
+        data.path(),
+        "!help\n!whoami\n!nosuch\n",
+        &[],
+    );
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "exit {:?}; stderr: {}", out.status, text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr: {}",
+        out.status,
+        text(&out.stderr)
+    );
     let help = stdout.find("Commands you can run").expect("help list");
-    let whoami = stdout.find("You are tester (`console:tester`)").expect("whoami");
-    let unknown = stdout.find("Unknown command `!nosuch`").expect("unknown command reply");
-    assert!(help < whoami && whoami < unknown, "replies in input order:\n{stdout}");
-    assert!(stdout.contains("`!whoami` — Who the bot thinks you are"), "{stdout}");
-    assert!(data.path().join("ferrbot.db").exists(), "SQLite in the data directory");
+    let whoami = stdout
+        .find("You are tester (`console:tester`)")
+        .expect("whoami");
+    let unknown = stdout
+        .find("Unknown command `!nosuch`")
+        .expect("unknown command reply");
+    assert!(
+        help < whoami && whoami < unknown,
+        "replies in input order:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("`!whoami` — Who the bot thinks you are"),
+        "{stdout}"
+    );
+    assert!(
+        data.path().join("ferrbot.db").exists(),
+        "SQLite in the data directory"
+    );
 }
 
 #[test]
 fn a_typo_gets_a_did_you_mean() {
     let data = tempfile::tempdir().unwrap();
     let out = run_piped(&["--user", "tester"], data.path(), "!helpp\n", &[]);
-    assert!(text(&out.stdout).contains("Did you mean `!help`?"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Did you mean `!help`?"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -64,18 +96,29 @@ fn environment_overrides_config_keys() {
         &["--user", "root"],
         data.path(),
         "?whoami\n!whoami\n",
-        &[("FERRBOT__BOT__PREFIX", "?"), ("FERRBOT__BOT__ADMINS", r#"["console:root"]"#)],
+        &[
+            ("FERRBOT__BOT__PREFIX", "?"),
+            ("FERRBOT__BOT__ADMINS", r#"["console:root"]"#),
+        ],
     );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(stdout.matches("You are root").count(), 1, "only `?whoami` is a command: {stdout}");
+    assert_eq!(
+        stdout.matches("You are root").count(),
+        1,
+        "only `?whoami` is a command: {stdout}"
+    );
     assert!(stdout.contains("You are a bot admin."), "{stdout}");
 }
 
 #[test]
 fn check_config_accepts_the_example() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.example.toml");
-    let out = ferrbot().arg("check-config").arg(&example).output().unwrap();
+    let out = ferrbot()
+        .arg("check-config")
+        .arg(&example)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).ends_with(": ok\n"));
 }
@@ -92,7 +135,10 @@ fn check(config: &str) -> (bool, String) {
 #[test]
 fn check_config_names_file_line_and_key_of_each_problem() {
     let cases: &[(&str, &[&str])] = &[
-        ("[bot\nprefix = \"!\"\n", &["FILE:1: bot: unclosed table, expected `]`"]),
+        (
+            "[bot\nprefix = \"!\"\n",
+            &["FILE:1: bot: unclosed table, expected `]`"],
+        ),
         (
             "[bot]\nprefix = 1\nprefx = \"!\"\n[web]\nlisten = \"nowhere\"\n",
             &[
@@ -101,14 +147,23 @@ fn check_config_names_file_line_and_key_of_each_problem() {
                 "FILE:5: web.listen: invalid socket address syntax",
             ],
         ),
-        ("[bot]\ncommand_timeout = \"soon\"\n", &["FILE:2: bot.command_timeout: `soon` is not a duration"]),
+        (
+            "[bot]\ncommand_timeout = \"soon\"\n",
+            &["FILE:2: bot.command_timeout: `soon` is not a duration"],
+        ),
         ("[chat]\nx = 1\n", &["FILE:1: chat: unknown section"]),
-        ("[backends.irc]\nserver = \"x\"\n", &["FILE:1: backends.irc: unknown backend kind `irc`"]),
+        (
+            "[backends.irc]\nserver = \"x\"\n",
+            &["FILE:1: backends.irc: unknown backend kind `irc`"],
+        ),
         (
             "[backends.console]\ncolour = true\n",
             &["FILE:1: backends.console: unknown field `colour`, expected one of `user`, `room`"],
         ),
-        ("[plugins.nosuch]\n", &["FILE:1: plugins.nosuch: unknown plugin `nosuch`"]),
+        (
+            "[plugins.nosuch]\n",
+            &["FILE:1: plugins.nosuch: unknown plugin `nosuch`"],
+        ),
         (
             "[bot]\nadmins = [\"slack:[U\"]\n",
             &["FILE:2: bot.acl: invalid pattern `slack:[U`"],
@@ -119,14 +174,19 @@ fn check_config_names_file_line_and_key_of_each_problem() {
         ),
         (
             "[storage]\nurl = \"env:FERRBOT_TEST_UNSET_DB_URL\"\n",
-            &["FILE:2: storage.url: refers to the environment variable `FERRBOT_TEST_UNSET_DB_URL`, which is not set"],
+            &[
+                "FILE:2: storage.url: refers to the environment variable `FERRBOT_TEST_UNSET_DB_URL`, which is not set",
+            ],
         ),
     ];
     for (config, expected) in cases {
         let (ok, stderr) = check(config);
         assert!(!ok, "accepted:\n{config}");
         for want in *expected {
-            assert!(stderr.contains(want), "for:\n{config}\nwanted {want:?} in:\n{stderr}");
+            assert!(
+                stderr.contains(want),
+                "for:\n{config}\nwanted {want:?} in:\n{stderr}"
+            );
         }
         assert!(
             stderr.contains(&format!("{} problem(s)", expected.len())),
@@ -143,14 +203,24 @@ fn run_refuses_an_invalid_config_with_the_same_messages() {
     let out = run_piped(&["--config", file.to_str().unwrap()], dir.path(), "", &[]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("bad.toml:2: bot.prefix: invalid type"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:2: bot.prefix: invalid type"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn json_logs_are_one_object_per_line() {
     let data = tempfile::tempdir().unwrap();
     let out = run_piped(
-        &["--user", "tester", "--log-format", "json", "--log-level", "info"],
+        &[
+            "--user",
+            "tester",
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ],
         data.path(),
         "!whoami\n",
         &[],
@@ -160,8 +230,12 @@ fn json_logs_are_one_object_per_line() {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty(), "info logs expected");
     for line in lines {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert!(v.get("level").is_some() && v.get("fields").is_some(), "{line}");
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("fields").is_some(),
+            "{line}"
+        );
     }
 }
 
@@ -175,7 +249,13 @@ fn sigterm_stops_gracefully_with_exit_0() {
     )
     .unwrap();
     let mut child = ferrbot()
-        .args(["run", "--config", config.to_str().unwrap(), "--log-level", "info"])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--log-level",
+            "info",
+        ])
         .env("FERRBOT_DATA_DIR", data.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -191,13 +271,22 @@ fn sigterm_stops_gracefully_with_exit_0() {
     assert!(line.contains("You are ops"), "{line}");
     // stdin stays open: only the signal can stop the bot now.
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(stdin);
