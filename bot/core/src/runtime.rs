@@ -429,7 +429,8 @@ impl Bot {
                 }
             });
         }
-        drop(tx);
+        // Kept until shutdown, so a bot without backends (webhooks only) keeps running.
+        let keepalive = tx;
 
         let in_flight = TaskTracker::new();
         loop {
@@ -457,6 +458,7 @@ impl Bot {
         }
 
         tracing::info!("shutting down: no new work is taken");
+        drop(keepalive);
         intake_stop.cancel();
         shared.shutdown.cancel();
         rx.close();

@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod outbox;
+mod plugin_api;
 mod storage;
 mod support;
 mod web;

@@ -1,0 +1,237 @@
+//! What a plugin's context offers: start-up, scheduled jobs, config, message events, chat
+//! operations that degrade by capability, and messages to admins.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrbot::backend::MessageEvent;
+use ferrbot::config::BotConfig;
+use ferrbot::prelude::*;
+use ferrbot::testing::{Op, TestBot, caps};
+use tokio::sync::Mutex;
+
+#[derive(serde::Deserialize)]
+struct WatchConfig {
+    room: String,
+    #[serde(default = "default_every")]
+    every_ms: u64,
+}
+
+fn default_every() -> u64 {
+    1000
+}
+
+/// A plugin that posts a tick from a scheduled job and records message events.
+struct Watcher {
+    events: Arc<Mutex<Vec<MessageEvent>>>,
+}
+
+/// Create a room and pin a message in it.
+#[derive(clap::Parser)]
+#[command(name = "war-room")]
+struct WarRoom;
+
+impl Command for WarRoom {
+    async fn run(self, ctx: &Ctx) -> CommandResult {
+        let backend = ctx.room().backend().to_owned();
+        let caps = ctx
+            .capabilities(&backend)
+            .unwrap_or_else(Capabilities::minimal);
+        if !caps.create_rooms {
+            return Ok(Reply::text("No rooms here: we will work in this thread."));
+        }
+        let spec = RoomSpec {
+            name: "inc-42".into(),
+            topic: Some("checkout down".into()),
+            invite: vec![ctx.caller().id.clone()],
+            private: false,
+        };
+        let room = ctx
+            .chat()
+            .create_room(&backend, &spec)
+            .await
+            .map_err(CommandError::backend)?;
+        let id = ctx
+            .send(Target::room(room.clone()), OutgoingMessage::new("Welcome"))
+            .delivered()
+            .await?;
+        match ctx.chat().pin(&room, &id).await {
+            Ok(()) => Ok(Reply::text(format!(
+                "Created {room} and pinned the welcome."
+            ))),
+            Err(ferrbot::BackendError::Unsupported { .. }) => Ok(Reply::text(format!(
+                "Created {room}; pins are not available here."
+            ))),
+            Err(e) => Err(CommandError::backend(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Plugin for Watcher {
+    fn manifest(&self) -> Manifest {
+        Manifest::new("watcher", "0.1.0").command::<WarRoom>()
+    }
+
+    async fn start(&self, ctx: PluginContext) -> Result<(), PluginError> {
+        let config: WatchConfig = ctx.config().map_err(|e| PluginError(e.to_string()))?;
+        let room: RoomId = config
+            .room
+            .parse()
+            .map_err(|e: ferrbot::id::IdError| PluginError(e.to_string()))?;
+        let job_ctx = ctx.clone();
+        ctx.every("tick", Duration::from_millis(config.every_ms), move || {
+            let ctx = job_ctx.clone();
+            let room = room.clone();
+            async move {
+                let n = ctx.store().incr("ticks").await.unwrap_or(-1);
+                let _ = ctx.send(
+                    Target::room(room),
+                    OutgoingMessage::new(format!("tick {n} at {}", ctx.now())),
+                );
+            }
+        });
+        Ok(())
+    }
+
+    async fn on_message_event(&self, _ctx: PluginContext, event: MessageEvent) {
+        self.events.lock().await.push(event);
+    }
+}
+
+fn watcher() -> (Watcher, Arc<Mutex<Vec<MessageEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    (
+        Watcher {
+            events: events.clone(),
+        },
+        events,
+    )
+}
+
+#[tokio::test]
+async fn scheduled_jobs_run_on_demand_with_the_manual_clock() {
+    let (plugin, _) = watcher();
+    let bot = TestBot::builder()
+        .plugin(plugin)
+        .config("[plugins.watcher]\nroom = \"test:ops\"")
+        .build()
+        .await;
+    bot.assert_silent(Duration::from_millis(100)).await;
+    bot.clock().advance(Duration::from_secs(3600));
+    bot.run_jobs().await;
+    let tick = bot.next_reply().await;
+    assert_eq!(tick.text(), "tick 1 at 2026-01-01T01:00:00Z");
+    assert_eq!(tick.room().unwrap().to_string(), "test:ops");
+}
+
+#[tokio::test]
+async fn scheduled_jobs_run_on_timers_in_a_bot_without_backends() {
+    let (plugin, _) = watcher();
+    let store = ferrbot::store::Store::memory().await.unwrap();
+    let config: toml::Value = toml::from_str("room = \"nowhere:ops\"\nevery_ms = 30").unwrap();
+    let bot = ferrbot::Bot::builder(BotConfig::default())
+        .store(store.clone())
+        .plugin(Arc::new(plugin), config)
+        .build()
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(bot.run(stop.clone()));
+    let kv = store.kv("plugin/watcher");
+    let mut ticks = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ticks = kv.get::<i64>("ticks").await.unwrap().unwrap_or(0);
+        if ticks >= 3 {
+            break;
+        }
+    }
+    assert!(ticks >= 3, "the job ran {ticks} times");
+    stop.cancel();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_plugin_with_bad_config_does_not_start() {
+    let (plugin, _) = watcher();
+    let bot = ferrbot::Bot::builder(BotConfig::default())
+        .plugin(Arc::new(plugin), toml::from_str("rooom = \"x\"").unwrap())
+        .build()
+        .await
+        .unwrap();
+    let err = bot
+        .run(tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plugin `watcher` failed to start"), "{err}");
+    assert!(
+        err.contains("[plugins.watcher]: missing field `room`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn message_events_reach_plugins() {
+    let (plugin, events) = watcher();
+    let bot = TestBot::builder()
+        .plugin(plugin)
+        .config("[plugins.watcher]\nroom = \"test:ops\"")
+        .build()
+        .await;
+    let pinned = MessageEvent::Pinned {
+        room: "test:ops".parse().unwrap(),
+        message: "test:m1".parse().unwrap(),
+        by: Some("test:alice".parse().unwrap()),
+        author: None,
+        text: Some("db is back".into()),
+    };
+    bot.message_event("test", pinned.clone()).await;
+    assert_eq!(events.lock().await.as_slice(), [pinned]);
+}
+
+#[tokio::test]
+async fn chat_operations_degrade_by_capability() {
+    let (full, _) = watcher();
+    let bot = TestBot::builder()
+        .plugin(full)
+        .config("[plugins.watcher]\nroom = \"slack:ops\"")
+        .backend("slack", caps::slack())
+        .backend("console", caps::console())
+        .backend(
+            "nopin",
+            Capabilities {
+                pin: false,
+                ..Capabilities::full()
+            },
+        )
+        .build()
+        .await;
+    bot.say("slack:U1", "!war-room").await;
+    let welcome = bot.next_reply().await;
+    assert_eq!(welcome.text(), "Welcome");
+    let reply = bot.next_reply().await.text();
+    assert!(
+        reply.starts_with("Created slack:room") && reply.ends_with("pinned the welcome."),
+        "{reply}"
+    );
+    let ops = bot.ops("slack");
+    assert!(matches!(&ops[0], Op::CreateRoom { spec, .. } if spec.name == "inc-42"));
+    assert!(matches!(&ops[1], Op::Pin { .. }));
+
+    bot.say("console:alice", "!war-room").await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "No rooms here: we will work in this thread."
+    );
+
+    bot.say("nopin:bob", "!war-room").await;
+    bot.next_reply().await; // the welcome
+    assert!(
+        bot.next_reply()
+            .await
+            .text()
+            .contains("pins are not available here")
+    );
+}
