@@ -20,6 +20,9 @@ pub struct BackendSetup {
     pub config: toml::Value,
     /// The bot's command prefix, for showing actions as commands to type.
     pub prefix: String,
+    /// The backend's own key-value store (`backend/<name>`), for state that must survive a
+    /// restart (sync tokens, device ids, caches). In `check-config`, a throwaway one.
+    pub store: crate::store::KvStore,
 }
 
 /// What a plugin factory receives.

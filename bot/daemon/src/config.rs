@@ -218,7 +218,12 @@ const TOP_LEVEL: &[&str] = &[
 ];
 
 /// Checks a config file's text; returns every problem found (empty when valid).
-pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
+pub fn check(
+    file: &str,
+    text: &str,
+    registry: &Registry,
+    scratch: &ferrbot::store::Store,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let table: toml::Table = match toml::from_str(text) {
         Ok(table) => table,
@@ -304,6 +309,7 @@ pub fn check(file: &str, text: &str, registry: &Registry) -> Vec<Problem> {
                     name: name.clone(),
                     config: resolve_env_lossy(&s.config),
                     prefix: bot.prefix.clone(),
+                    store: scratch.kv(&format!("backend/{name}")),
                 };
                 if let Err(err) = registry.build_backend(&s.kind, setup) {
                     problems.push(at(err.message));
@@ -512,12 +518,15 @@ pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
 ///
 /// # Errors
 /// Every problem, one per line, with file, line and key.
-pub fn load(path: Option<&Path>, registry: &Registry) -> Result<FileConfig, String> {
+pub async fn load(path: Option<&Path>, registry: &Registry) -> Result<FileConfig, String> {
     let mut table = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-            let problems = check(&path.display().to_string(), &text, registry);
+            let scratch = ferrbot::store::Store::memory()
+                .await
+                .map_err(|e| format!("cannot open a scratch store for validation: {e}"))?;
+            let problems = check(&path.display().to_string(), &text, registry, &scratch);
             if !problems.is_empty() {
                 return Err(problems
                     .iter()

@@ -78,7 +78,7 @@ fn init_logging(format: LogFormat, filter: &str) {
     }
 }
 
-fn check_config(file: &Path) -> ExitCode {
+async fn check_config(file: &Path) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(err) => {
@@ -86,7 +86,14 @@ fn check_config(file: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let problems = config::check(&file.display().to_string(), &text, &registry());
+    let scratch = match Store::memory().await {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("ferrbot: cannot open a scratch store: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let problems = config::check(&file.display().to_string(), &text, &registry(), &scratch);
     if problems.is_empty() {
         println!("{}: ok", file.display());
         ExitCode::SUCCESS
@@ -101,7 +108,7 @@ fn check_config(file: &Path) -> ExitCode {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let registry = registry();
-    let mut config: FileConfig = match config::load(args.config.as_deref(), &registry) {
+    let mut config: FileConfig = match config::load(args.config.as_deref(), &registry).await {
         Ok(config) => config,
         Err(problems) => {
             eprintln!("{problems}");
@@ -156,7 +163,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut builder = Bot::builder(config.bot.clone())
         .web(config.web.clone())
         .outbox(config.outbox.clone())
-        .store(store)
+        .store(store.clone())
         .app_version(env!("CARGO_PKG_VERSION"));
     for (name, value) in &config.backends {
         let section =
@@ -171,6 +178,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     name: name.clone(),
                     config: section.config,
                     prefix: config.bot.prefix.clone(),
+                    store: store.kv(&format!("backend/{name}")),
                 },
             )
             .map_err(|e| anyhow::anyhow!("[backends.{name}]: {e}"))?;
@@ -227,16 +235,16 @@ async fn watch_signals(stop: CancellationToken) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("ferrbot: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
-        Cmd::CheckConfig { file } => check_config(&file),
+        Cmd::CheckConfig { file } => runtime.block_on(check_config(&file)),
         Cmd::Run(args) => {
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(err) => {
-                    eprintln!("ferrbot: cannot start the runtime: {err}");
-                    return ExitCode::FAILURE;
-                }
-            };
             let result = runtime.block_on(run(args));
             // A blocking stdin read may still be pending; do not wait for it.
             runtime.shutdown_timeout(std::time::Duration::from_millis(500));
