@@ -40,6 +40,32 @@ impl PluginContext {
         self.shared.store.kv(&format!("plugin/{}", self.plugin))
     }
 
+    /// The plugin's own secrets (`plugins/<name>/…` in the secrets store): API keys, signing
+    /// secrets. Values are [`ferrbot_secrets::SecretValue`]s: wiped on drop, `[redacted]` when
+    /// printed.
+    ///
+    /// # Errors
+    /// Only for a context made for a name that cannot name a namespace (never for a plugin the
+    /// bot runs: those names are checked at start-up).
+    pub fn secrets(&self) -> Result<ferrbot_secrets::PluginSecrets, ferrbot_secrets::SecretsError> {
+        match self.shared.plugins.iter().find(|p| p.name == self.plugin) {
+            Some(entry) => Ok(entry.secrets.clone()),
+            None => ferrbot_secrets::PluginSecrets::new(self.shared.secrets.clone(), &self.plugin),
+        }
+    }
+
+    /// The per-user credential cache of this plugin (`plugins/<name>/users/<user>/…`), scoped so
+    /// that one plugin cannot read another's and entries are keyed by backend-qualified user id.
+    /// In a command, prefer [`Ctx::caller_credentials`], which only reaches the caller's.
+    ///
+    /// # Errors
+    /// As [`PluginContext::secrets`].
+    pub fn credentials(
+        &self,
+    ) -> Result<ferrbot_secrets::CredentialCache, ferrbot_secrets::SecretsError> {
+        Ok(self.secrets()?.credentials())
+    }
+
     /// The database, for plugins that own tables (apply their migrations with
     /// [`Store::migrate`], owner = the plugin's name).
     pub fn db(&self) -> &Store {
@@ -346,6 +372,19 @@ impl Ctx {
             room: self.room.clone(),
             thread: self.thread.clone(),
         }
+    }
+
+    /// The caller's own credentials in this plugin's cache: a credential stored here is never
+    /// used for another user.
+    ///
+    /// # Errors
+    /// When the user id cannot name a key (it always can for ids the backends produce).
+    pub fn caller_credentials(
+        &self,
+    ) -> Result<ferrbot_secrets::UserCredentials, ferrbot_secrets::SecretsError> {
+        self.plugin
+            .credentials()?
+            .for_user(&self.caller.id.to_string())
     }
 
     /// What the caller's backend can do.

@@ -92,6 +92,7 @@ impl CommandTable {
 
 pub(crate) struct PluginEntry {
     pub(crate) name: Arc<str>,
+    pub(crate) secrets: ferrbot_secrets::PluginSecrets,
     pub(crate) version: String,
     pub(crate) description: String,
     pub(crate) plugin: Arc<dyn Plugin>,
@@ -103,6 +104,7 @@ pub(crate) struct Shared {
     pub(crate) config: BotConfig,
     pub(crate) acl: Acl,
     pub(crate) store: Store,
+    pub(crate) secrets: Arc<dyn ferrbot_secrets::SecretStore>,
     pub(crate) metrics: Metrics,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) scheduler: Scheduler,
@@ -176,6 +178,7 @@ pub struct BotBuilder {
     web: WebConfig,
     outbox: OutboxConfig,
     store: Option<Store>,
+    secrets: Option<Arc<dyn ferrbot_secrets::SecretStore>>,
     backends: Vec<Arc<dyn Backend>>,
     plugins: Vec<(Arc<dyn Plugin>, toml::Value)>,
     clock: Arc<dyn Clock>,
@@ -199,6 +202,13 @@ impl BotBuilder {
     /// Uses this store (an in-memory SQLite store otherwise).
     pub fn store(mut self, store: Store) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Uses this secrets store for plugins' secrets and per-user credentials (an in-memory
+    /// store, lost on restart, otherwise).
+    pub fn secrets(mut self, store: Arc<dyn ferrbot_secrets::SecretStore>) -> Self {
+        self.secrets = Some(store);
         self
     }
 
@@ -240,6 +250,10 @@ impl BotBuilder {
         let store = match self.store {
             Some(store) => store,
             None => Store::memory().await?,
+        };
+        let secrets: Arc<dyn ferrbot_secrets::SecretStore> = match self.secrets {
+            Some(secrets) => secrets,
+            None => Arc::new(ferrbot_secrets::MemoryStore::new()),
         };
         let acl = Acl::new(&self.config)?;
         let metrics = Metrics::new();
@@ -288,7 +302,13 @@ impl BotBuilder {
                 commands.insert(&name, spec)?;
             }
             plugin_config.insert(name.to_string(), config);
+            let plugin_secrets = ferrbot_secrets::PluginSecrets::new(secrets.clone(), &name)
+                .map_err(|e| StartError::Plugin {
+                    plugin: name.to_string(),
+                    reason: format!("its name cannot name a secrets namespace: {e}"),
+                })?;
             plugins.push(PluginEntry {
+                secrets: plugin_secrets,
                 name,
                 version: manifest.version,
                 description: manifest.description,
@@ -319,6 +339,7 @@ impl BotBuilder {
             config: self.config,
             acl,
             store,
+            secrets,
             metrics,
             clock: self.clock,
             scheduler,
@@ -361,6 +382,7 @@ impl Bot {
             },
             outbox: OutboxConfig::default(),
             store: None,
+            secrets: None,
             backends: Vec::new(),
             plugins: Vec::new(),
             clock: Arc::new(SystemClock),

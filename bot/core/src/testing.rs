@@ -359,11 +359,18 @@ pub struct TestBotBuilder {
     backends: Vec<(String, Capabilities)>,
     plugins: Vec<(Arc<dyn Plugin>, Option<toml::Value>)>,
     store: Option<Store>,
+    secrets: Option<Arc<dyn ferrbot_secrets::SecretStore>>,
     web: bool,
     clock_start: jiff::Timestamp,
 }
 
 impl TestBotBuilder {
+    /// Uses this secrets store (an in-memory one otherwise).
+    pub fn secrets(mut self, store: Arc<dyn ferrbot_secrets::SecretStore>) -> Self {
+        self.secrets = Some(store);
+        self
+    }
+
     /// A config snippet: `[bot]`, `[outbox]`, `[web]` and `[plugins.<name>]` sections.
     pub fn config(mut self, toml_text: &str) -> Self {
         self.config = toml_text.to_owned();
@@ -463,6 +470,9 @@ impl TestBotBuilder {
         if let Some(store) = self.store {
             builder = builder.store(store);
         }
+        if let Some(secrets) = self.secrets {
+            builder = builder.secrets(secrets);
+        }
         if self.web {
             builder = builder.web(WebConfig {
                 enabled: true,
@@ -522,6 +532,7 @@ impl TestBot {
             backends: Vec::new(),
             plugins: Vec::new(),
             store: None,
+            secrets: None,
             web: false,
             clock_start: jiff::Timestamp::from_second(1_767_225_600)
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH),

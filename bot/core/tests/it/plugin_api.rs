@@ -235,3 +235,77 @@ async fn chat_operations_degrade_by_capability() {
             .contains("pins are not available here")
     );
 }
+
+/// Remember a token for the caller.
+#[derive(clap::Parser)]
+#[command(name = "login")]
+struct Login {
+    /// The token.
+    token: String,
+}
+
+/// Use the caller's token.
+#[derive(clap::Parser)]
+#[command(name = "use-token")]
+struct UseToken;
+
+struct Vaulted;
+
+impl Plugin for Vaulted {
+    fn manifest(&self) -> Manifest {
+        Manifest::new("vaulted", "0.1.0")
+            .command_spec(CommandSpec::from_fn(|args: Login, ctx: Ctx| async move {
+                let value = ferrbot_secrets::SecretValue::from(args.token.as_str());
+                ctx.caller_credentials()?.set("token", &value, None).await?;
+                Ok(Reply::text("Saved your token."))
+            }))
+            .command_spec(CommandSpec::from_fn(|_: UseToken, ctx: Ctx| async move {
+                match ctx.caller_credentials()?.get("token").await? {
+                    Some(token) => Ok(Reply::text(format!(
+                        "Using your token ({} characters, {token:?}).",
+                        token.expose().len()
+                    ))),
+                    None => {
+                        Err(CommandError::user("You have no token.")
+                            .with_hint("use !login <token>"))
+                    }
+                }
+            }))
+    }
+}
+
+#[tokio::test]
+async fn per_user_credentials_are_never_shared_between_users_or_plugins() {
+    let store: Arc<dyn ferrbot_secrets::SecretStore> =
+        Arc::new(ferrbot_secrets::MemoryStore::new());
+    let bot = TestBot::builder()
+        .plugin(Vaulted)
+        .secrets(store.clone())
+        .build()
+        .await;
+    bot.say_direct("test:alice", "login s3cr3t-alice").await;
+    assert_eq!(bot.next_reply().await.text(), "Saved your token.");
+    bot.say("test:alice", "!use-token").await;
+    let reply = bot.next_reply().await.text();
+    assert_eq!(reply, "Using your token (12 characters, [redacted]).");
+    assert!(!reply.contains("s3cr3t"));
+    bot.say("test:bob", "!use-token").await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "You have no token. — use !login <token>"
+    );
+
+    // Another plugin's views cannot reach this one's entries.
+    let other = bot.context("other").credentials().unwrap();
+    assert!(other.get("test:alice", "token").await.unwrap().is_none());
+    let own = bot.context("vaulted").credentials().unwrap();
+    assert_eq!(
+        own.get("test:alice", "token")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        b"s3cr3t-alice"
+    );
+    assert_eq!(own.list_users().await.unwrap(), ["test:alice"]);
+}
