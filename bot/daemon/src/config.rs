@@ -56,6 +56,8 @@ pub struct FileConfig {
     pub backends: BTreeMap<String, toml::Value>,
     /// `[plugins.<name>]`: each enabled plugin.
     pub plugins: BTreeMap<String, toml::Value>,
+    /// `[secrets]`: the secrets store (its credentials are references the store resolves).
+    pub secrets: Option<ferrbot_secrets::SecretsConfig>,
 }
 
 /// A backend or plugin section, split into its common keys and the rest.
@@ -185,6 +187,7 @@ only!(OnlyStorage, storage, StorageConfig);
 only!(OnlyLog, log, LogConfig);
 only!(OnlyBackends, backends, BTreeMap<String, toml::Table>);
 only!(OnlyPlugins, plugins, BTreeMap<String, toml::Table>);
+only!(OnlySecrets, secrets, ferrbot_secrets::SecretsConfig);
 
 /// Checks one section, reporting each faulty line: after a problem, that line is blanked and
 /// the section checked again, so one run lists every problem, not just the first.
@@ -249,6 +252,7 @@ pub fn check(
     check_section::<OnlyLog>(file, text, "log", &mut problems);
     check_section::<OnlyBackends>(file, text, "backends", &mut problems);
     check_section::<OnlyPlugins>(file, text, "plugins", &mut problems);
+    check_section::<OnlySecrets>(file, text, "secrets", &mut problems);
 
     let bot: BotConfig = table
         .get("bot")
@@ -271,6 +275,7 @@ pub fn check(
     if storage_ok
         && let Some(url) = url
         && !url.starts_with("env:")
+        && !url.starts_with("secret:")
         && !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
@@ -439,6 +444,47 @@ pub fn resolve_env(value: &mut toml::Value, path: &mut Vec<String>) -> Result<()
     }
 }
 
+/// Replaces every `secret:<key>` string with the value from the secrets store.
+///
+/// # Errors
+/// Names the key path and the secret key that is missing (never a value).
+pub async fn resolve_secrets(
+    value: &mut toml::Value,
+    store: &dyn ferrbot_secrets::SecretStore,
+) -> Result<usize, String> {
+    let mut refs = Vec::new();
+    walk_strings(&mut Vec::new(), value, &mut |path, s| {
+        if s.starts_with("secret:") {
+            refs.push((path.to_vec(), s.to_owned()));
+        }
+    });
+    for (path, reference) in &refs {
+        let resolved = ferrbot_secrets::resolve_reference(reference, store)
+            .await
+            .map_err(|e| format!("`{}`: {e}", path.join(".")))?;
+        let text = resolved
+            .expose_str()
+            .ok_or_else(|| format!("`{}`: the secret is not UTF-8 text", path.join(".")))?
+            .to_owned();
+        if let Some(slot) = value_at(value, path) {
+            *slot = toml::Value::String(text);
+        }
+    }
+    Ok(refs.len())
+}
+
+fn value_at<'a>(value: &'a mut toml::Value, path: &[String]) -> Option<&'a mut toml::Value> {
+    let Some((head, rest)) = path.split_first() else {
+        return Some(value);
+    };
+    let next = match value {
+        toml::Value::Table(t) => t.get_mut(head)?,
+        toml::Value::Array(items) => items.get_mut(head.parse::<usize>().ok()?)?,
+        _ => return None,
+    };
+    value_at(next, rest)
+}
+
 /// The prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "FERRBOT__";
 
@@ -542,8 +588,13 @@ pub async fn load(path: Option<&Path>, registry: &Registry) -> Result<FileConfig
     for key in &applied {
         tracing::debug!(key, "config key overridden from the environment");
     }
+    let secrets = table.remove("secrets");
     let mut value = toml::Value::Table(table);
     resolve_env(&mut value, &mut Vec::new())?;
+    if let (toml::Value::Table(t), Some(secrets)) = (&mut value, secrets) {
+        // The secrets store resolves its own credential references (`env:`, `file:`).
+        t.insert("secrets".to_owned(), secrets);
+    }
     value.try_into().map_err(|e: toml::de::Error| {
         format!(
             "configuration (after environment overrides): {}",

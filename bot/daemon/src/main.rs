@@ -2,6 +2,7 @@
 //! the registry, runs the bot, and shuts down gracefully on SIGINT/SIGTERM.
 
 mod config;
+mod secrets_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ enum Cmd {
         /// The file.
         file: PathBuf,
     },
+    /// Read and write the configured secrets store (values never on the command line).
+    Secrets(secrets_cmd::SecretsArgs),
 }
 
 #[derive(clap::Args)]
@@ -150,12 +153,39 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         console.insert("user".to_owned(), toml::Value::String(user.clone()));
     }
 
+    let data_dir = config::data_dir(args.data_dir.as_deref());
+    let secrets = open_secrets(config.secrets.as_ref(), &data_dir).await?;
+    let mut resolved = 0;
+    for (kind, sections) in [
+        ("backends", &mut config.backends),
+        ("plugins", &mut config.plugins),
+    ] {
+        for (name, value) in sections.iter_mut() {
+            resolved += config::resolve_secrets(value, &*secrets)
+                .await
+                .map_err(|e| anyhow::anyhow!("[{kind}.{name}] {e}"))?;
+        }
+    }
+    if let Some(url) = &config.storage.url
+        && url.starts_with("secret:")
+    {
+        let value = ferrbot_secrets::resolve_reference(url, &*secrets)
+            .await
+            .map_err(|e| anyhow::anyhow!("[storage] url: {e}"))?;
+        config.storage.url = value.expose_str().map(str::to_owned);
+        resolved += 1;
+    }
+    if resolved > 0 {
+        tracing::info!(
+            count = resolved,
+            store = secrets.kind(),
+            "resolved secret references"
+        );
+    }
+
     let url = match &config.storage.url {
         Some(url) => url.clone(),
-        None => {
-            let dir = config::data_dir(args.data_dir.as_deref());
-            format!("sqlite://{}", dir.join("ferrbot.db").display())
-        }
+        None => format!("sqlite://{}", data_dir.join("ferrbot.db").display()),
     };
     let store = Store::open(&url).await.context("opening storage")?;
     tracing::info!(storage = %ferrbot::store::redact_url(&url), "storage ready");
@@ -164,6 +194,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .web(config.web.clone())
         .outbox(config.outbox.clone())
         .store(store.clone())
+        .secrets(secrets)
         .app_version(env!("CARGO_PKG_VERSION"));
     for (name, value) in &config.backends {
         let section =
@@ -211,6 +242,30 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the configured secrets store; without `[secrets]`, the encrypted file in the data
+/// directory when `FERRBOT_SECRETS_KEY` is set, else an in-memory store.
+pub(crate) async fn open_secrets(
+    config: Option<&ferrbot_secrets::SecretsConfig>,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn ferrbot_secrets::SecretStore>> {
+    let config = match config {
+        Some(config) => config.clone(),
+        None if std::env::var_os("FERRBOT_SECRETS_KEY").is_some() => {
+            ferrbot_secrets::SecretsConfig::default_file(data_dir)
+        }
+        None => {
+            tracing::info!(
+                "no [secrets] store configured: plugins' secrets and users' credentials live in memory until restart"
+            );
+            ferrbot_secrets::SecretsConfig::memory()
+        }
+    };
+    let store = ferrbot_secrets::open_store(&config)
+        .await
+        .with_context(|| format!("opening the {} secrets store", config.kind()))?;
+    Ok(store)
+}
+
 async fn watch_signals(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
@@ -244,6 +299,17 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::CheckConfig { file } => runtime.block_on(check_config(&file)),
+        Cmd::Secrets(args) => {
+            let result = runtime.block_on(secrets_cmd::run(args, &registry()));
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            match result {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("ferrbot: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Run(args) => {
             let result = runtime.block_on(run(args));
             // A blocking stdin read may still be pending; do not wait for it.

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn ferrbot() -> Command {
+mod secrets;
+
+pub(crate) fn ferrbot() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrbot"));
     for (key, _) in std::env::vars() {
         if key.starts_with("FERRBOT__") || key == "FERRBOT_CONFIG" || key == "FERRBOT_LOG" {
@@ -16,7 +18,7 @@ fn ferrbot() -> Command {
     cmd
 }
 
-fn run_piped(args: &[&str], data: &Path, input: &str, env: &[(&str, &str)]) -> Output {
+pub(crate) fn run_piped(args: &[&str], data: &Path, input: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = ferrbot();
     cmd.arg("run")
         .args(args)
@@ -37,7 +39,7 @@ fn run_piped(args: &[&str], data: &Path, input: &str, env: &[(&str, &str)]) -> O
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
