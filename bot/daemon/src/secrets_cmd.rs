@@ -31,9 +31,9 @@ enum Action {
     Set {
         /// The key, e.g. `backends/slack/bot_token`; reference it in config as `secret:<key>`.
         key: String,
-        /// Forget the value after this long (`90d`, `12h`).
+        /// Forget the value after this long (`30d`, `12h`).
         #[arg(long, value_parser = parse_duration)]
-        expires_in: Option<std::time::Duration>,
+        expires: Option<std::time::Duration>,
     },
     /// Show a secret, masked unless `--reveal`.
     Get {
@@ -53,6 +53,20 @@ enum Action {
         /// The prefix, e.g. `plugins/st2`.
         #[arg(default_value = "")]
         prefix: String,
+    },
+    /// Print a new random key for the encrypted file store (64 hex digits).
+    GenerateKey,
+    /// Re-encrypt the file store with a new key. Stop every bot using the file first.
+    RotateKey {
+        /// The current key: `env:NAME` or `file:/path`.
+        #[arg(long)]
+        old: String,
+        /// The new key: `env:NAME` or `file:/path`.
+        #[arg(long)]
+        new: String,
+        /// The encrypted file (default: the one `[secrets]` names, or `<data dir>/secrets.enc`).
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
 }
 
@@ -91,10 +105,34 @@ fn mask(value: &SecretValue) -> String {
 /// # Errors
 /// When the config is invalid, the store cannot be opened, or an operation fails.
 pub async fn run(args: SecretsArgs, registry: &Registry) -> anyhow::Result<ExitCode> {
+    if let Action::GenerateKey = args.action {
+        println!("{}", ferrbot_secrets::FileKey::generate().to_hex().as_str());
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = crate::config::load(args.config.as_deref(), registry)
         .await
         .map_err(|problems| anyhow::anyhow!("{problems}"))?;
     let data_dir = crate::config::data_dir(args.data_dir.as_deref());
+    if let Action::RotateKey { old, new, file } = &args.action {
+        let path = match (file, &config.secrets) {
+            (Some(file), _) => file.clone(),
+            (None, Some(ferrbot_secrets::SecretsConfig::File(f))) => f.path.clone(),
+            (None, _) => data_dir.join("secrets.enc"),
+        };
+        let key = |r: &str| -> anyhow::Result<ferrbot_secrets::FileKey> {
+            let reference = ferrbot_secrets::CredentialRef::parse(r)?;
+            Ok(ferrbot_secrets::FileKey::from_ref(&reference)?)
+        };
+        let (old_key, new_key) = (key(old)?, key(new)?);
+        let shown = path.clone();
+        tokio::task::spawn_blocking(move || {
+            ferrbot_secrets::rotate_file_key(&path, &old_key, &new_key)
+        })
+        .await
+        .context("rotating the key")??;
+        println!("re-encrypted {} with the new key", shown.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = crate::open_secrets(config.secrets.as_ref(), &data_dir).await?;
     if store.kind() == "memory" {
         eprintln!(
@@ -102,10 +140,10 @@ pub async fn run(args: SecretsArgs, registry: &Registry) -> anyhow::Result<ExitC
         );
     }
     match args.action {
-        Action::Set { key, expires_in } => {
+        Action::Set { key, expires } => {
             let value = read_value(&key)?;
             store
-                .set(&key, &value, expires_in.map(Expiry::After))
+                .set(&key, &value, expires.map(Expiry::After))
                 .await
                 .with_context(|| format!("storing `{key}`"))?;
             println!("stored `{key}` in the {} store", store.kind());
@@ -130,6 +168,7 @@ pub async fn run(args: SecretsArgs, registry: &Registry) -> anyhow::Result<ExitC
                 println!("{key}");
             }
         }
+        Action::GenerateKey | Action::RotateKey { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

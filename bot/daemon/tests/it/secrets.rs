@@ -227,3 +227,53 @@ fn no_secret_value_appears_in_trace_logs() {
     }
     assert!(text(&out.stdout).contains("You are alice"));
 }
+
+#[test]
+fn keys_can_be_generated_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "");
+    secrets(&config, &["set", "a/b"], "kept across rotation");
+    let generated = ferrbot()
+        .args(["secrets", "generate-key"])
+        .output()
+        .unwrap();
+    let new_key = text(&generated.stdout).trim().to_owned();
+    assert_eq!(new_key.len(), 64);
+    assert!(new_key.chars().all(|c| c.is_ascii_hexdigit()));
+    let rotate = ferrbot()
+        .args([
+            "secrets",
+            "--config",
+            config.to_str().unwrap(),
+            "rotate-key",
+        ])
+        .args([
+            "--old",
+            "env:FERRBOT_TEST_SECRETS_KEY",
+            "--new",
+            "env:FERRBOT_TEST_NEW_KEY",
+        ])
+        .env("FERRBOT_TEST_SECRETS_KEY", KEY_HEX)
+        .env("FERRBOT_TEST_NEW_KEY", &new_key)
+        .output()
+        .unwrap();
+    assert!(rotate.status.success(), "{}", text(&rotate.stderr));
+    let old = secrets(&config, &["get", "a/b"], "");
+    assert!(
+        !old.status.success(),
+        "the old key no longer opens the file"
+    );
+    let with_new = ferrbot()
+        .args([
+            "secrets",
+            "--config",
+            config.to_str().unwrap(),
+            "get",
+            "a/b",
+            "--reveal",
+        ])
+        .env("FERRBOT_TEST_SECRETS_KEY", &new_key)
+        .output()
+        .unwrap();
+    assert_eq!(text(&with_new.stdout), "kept across rotation\n");
+}
