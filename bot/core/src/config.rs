@@ -32,6 +32,9 @@ pub struct BotConfig {
     pub acl: Vec<AclRule>,
     /// How many events may wait for the dispatcher before backends are slowed down.
     pub inbox_capacity: usize,
+    /// How many commands may run at once; more wait (and, once the inbox is full, slow the
+    /// backends down) instead of piling up.
+    pub max_concurrent_commands: usize,
 }
 
 impl Default for BotConfig {
@@ -45,6 +48,7 @@ impl Default for BotConfig {
             suggest_unknown: true,
             acl: Vec::new(),
             inbox_capacity: 1024,
+            max_concurrent_commands: 256,
         }
     }
 }

@@ -455,6 +455,9 @@ impl Bot {
         let keepalive = tx;
 
         let in_flight = TaskTracker::new();
+        let permits = Arc::new(tokio::sync::Semaphore::new(
+            shared.config.max_concurrent_commands.max(1),
+        ));
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -473,8 +476,18 @@ impl Bot {
                         set_state(&shared, &envelope.backend, state.clone());
                         continue;
                     }
+                    let permit = tokio::select! {
+                        () = stop.cancelled() => {
+                            in_flight.spawn(crate::dispatch::handle(shared.clone(), envelope));
+                            break;
+                        }
+                        permit = permits.clone().acquire_owned() => permit,
+                    };
                     let shared = shared.clone();
-                    in_flight.spawn(crate::dispatch::handle(shared, envelope));
+                    in_flight.spawn(async move {
+                        crate::dispatch::handle(shared, envelope).await;
+                        drop(permit);
+                    });
                 }
             }
         }

@@ -403,3 +403,21 @@ async fn plugin_toggling_is_admin_only_and_persists() {
         bot.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn commands_beyond_the_concurrency_limit_wait_their_turn() {
+    let bot = TestBot::builder()
+        .plugin(Kit)
+        .config("[bot]\nmax_concurrent_commands = 1")
+        .build()
+        .await;
+    let slow = async { bot.say("test:alice", "!slow 300").await };
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        bot.say("test:bob", "!echo after").await;
+    };
+    tokio::join!(slow, fast);
+    // With one slot, the fast command waits for the slow one instead of overtaking it.
+    assert_eq!(bot.next_reply().await.text(), "slept 300ms");
+    assert_eq!(bot.next_reply().await.text(), "after");
+}
