@@ -193,7 +193,23 @@ fn deliver(shared: &Shared, origin: &Origin, reply: Reply) {
     let _ = shared.send(target, message);
 }
 
+/// The operation of a `BackendError::Unsupported` hidden inside an internal error (a plugin
+/// used `?` on a backend call instead of `CommandError::backend`).
+fn unsupported_op(err: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<&'static str> {
+    match err.downcast_ref::<crate::backend::BackendError>() {
+        Some(crate::backend::BackendError::Unsupported { op }) => Some(op),
+        _ => None,
+    }
+}
+
 fn error_reply(command: &str, err: &CommandError, prefix: &str) -> Reply {
+    if let CommandErrorKind::Internal(inner) = err.kind()
+        && let Some(op) = unsupported_op(inner.as_ref())
+    {
+        return Reply::text(format!(
+            "`{prefix}{command}` needs `{op}`, which this chat network does not offer."
+        ));
+    }
     match err.kind() {
         CommandErrorKind::Usage(text) => {
             Reply::markup(Markup::new().code_block(None, text.trim_end()))
@@ -373,10 +389,15 @@ async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
                 CommandErrorKind::User { .. } => "user_error",
                 CommandErrorKind::Denied(_) => "denied",
                 CommandErrorKind::Unsupported(_) => "unsupported",
+                CommandErrorKind::Internal(inner) if unsupported_op(inner.as_ref()).is_some() => {
+                    "unsupported"
+                }
                 CommandErrorKind::Internal(_) => "error",
             };
             shared.metrics.command(&name, label, seconds);
-            if let CommandErrorKind::Internal(inner) = err.kind() {
+            if let CommandErrorKind::Internal(inner) = err.kind()
+                && unsupported_op(inner.as_ref()).is_none()
+            {
                 let id = new_error_id();
                 tracing::error!(command = %name, error_id = %id, error = %inner, user = %origin.author.id, "command failed");
                 deliver(
@@ -416,8 +437,8 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
         if entry.matchers.is_empty() || !shared.is_enabled(&entry.name) {
             continue;
         }
-        for matcher in &entry.matchers {
-            let Some(caps) = matcher.regex.captures(text) else {
+        for (matcher, regex) in &entry.matchers {
+            let Some(caps) = regex.captures(text) else {
                 continue;
             };
             let caller = Caller {
@@ -437,8 +458,7 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
                     .iter()
                     .map(|m| m.map(|m| m.as_str().to_owned()))
                     .collect(),
-                named: matcher
-                    .regex
+                named: regex
                     .capture_names()
                     .flatten()
                     .filter_map(|n| caps.name(n).map(|m| (n.to_owned(), m.as_str().to_owned())))
@@ -458,7 +478,22 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
             match tokio::time::timeout(shared.config.command_timeout, task).await {
                 Ok(Ok(Ok(reply))) => deliver(shared, origin, reply),
                 Ok(Ok(Err(err))) => {
-                    tracing::warn!(matcher = %matcher.name, error = ?err, "matcher failed");
+                    let prefix = shared.config.prefix.clone();
+                    if let CommandErrorKind::Internal(inner) = err.kind()
+                        && unsupported_op(inner.as_ref()).is_none()
+                    {
+                        let id = new_error_id();
+                        tracing::error!(matcher = %matcher.name, error_id = %id, error = %inner, "matcher failed");
+                        deliver(
+                            shared,
+                            origin,
+                            Reply::text(format!(
+                                "Sorry, that failed. The error was logged as {id}."
+                            )),
+                        );
+                    } else {
+                        deliver(shared, origin, error_reply(&matcher.name, &err, &prefix));
+                    }
                 }
                 Ok(Err(_)) | Err(_) => {
                     tracing::error!(matcher = %matcher.name, "matcher panicked or timed out");

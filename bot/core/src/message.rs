@@ -308,6 +308,30 @@ impl OutgoingMessage {
     }
 }
 
+impl From<&str> for OutgoingMessage {
+    fn from(text: &str) -> Self {
+        OutgoingMessage::new(text)
+    }
+}
+
+impl From<String> for OutgoingMessage {
+    fn from(text: String) -> Self {
+        OutgoingMessage::new(text)
+    }
+}
+
+impl From<Markup> for OutgoingMessage {
+    fn from(text: Markup) -> Self {
+        OutgoingMessage::new(text)
+    }
+}
+
+impl From<Card> for OutgoingMessage {
+    fn from(card: Card) -> Self {
+        OutgoingMessage::card(card)
+    }
+}
+
 /// Lists actions as commands to type, for backends without buttons.
 pub fn actions_as_text(actions: &[Action], prefix: &str) -> String {
     let items: Vec<String> = actions

@@ -60,6 +60,12 @@ pub trait Command: clap::Parser + Send + 'static {
 pub trait CommandHandler: Send + Sync + 'static {
     /// Handles one invocation.
     async fn call(&self, ctx: Ctx, args: Vec<String>) -> CommandResult;
+
+    /// The same handler under another command name (so usage and errors show the new name),
+    /// or `None` when the handler does not print its name.
+    fn renamed(&self, _name: &str) -> Option<Arc<dyn CommandHandler>> {
+        None
+    }
 }
 
 /// One command a plugin offers.
@@ -100,7 +106,7 @@ fn normalise_name(name: &str) -> String {
 
 struct TypedHandler<A, F> {
     cmd: clap::Command,
-    run: F,
+    run: Arc<F>,
     _args: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -137,6 +143,14 @@ where
             Ok(parsed) => (self.run)(parsed, ctx).await,
             Err(help) => Ok(help),
         }
+    }
+
+    fn renamed(&self, name: &str) -> Option<Arc<dyn CommandHandler>> {
+        Some(Arc::new(TypedHandler::<A, F> {
+            cmd: chat_command(self.cmd.clone(), name),
+            run: self.run.clone(),
+            _args: std::marker::PhantomData,
+        }))
     }
 }
 
@@ -211,7 +225,7 @@ impl CommandSpec {
             hidden: false,
             handler: Arc::new(TypedHandler {
                 cmd,
-                run,
+                run: Arc::new(run),
                 _args: std::marker::PhantomData,
             }),
         }
@@ -222,6 +236,9 @@ impl CommandSpec {
         let old = self.name.clone();
         self.name = normalise_name(name);
         self.help = self.help.replacen(&old, &self.name, 2);
+        if let Some(handler) = self.handler.renamed(&self.name) {
+            self.handler = handler;
+        }
         self
     }
 
@@ -274,7 +291,7 @@ type MatchFn = dyn Fn(Ctx, Captures) -> BoxFuture<'static, CommandResult> + Send
 #[derive(Clone)]
 pub struct MatcherSpec {
     pub(crate) name: String,
-    pub(crate) regex: Regex,
+    pub(crate) regex: Result<Regex, String>,
     pub(crate) handler: Arc<MatchFn>,
 }
 
@@ -287,7 +304,21 @@ impl MatcherSpec {
     {
         Self {
             name: name.to_owned(),
-            regex,
+            regex: Ok(regex),
+            handler: Arc::new(move |ctx, caps| Box::pin(handler(ctx, caps))),
+        }
+    }
+
+    /// A matcher from a pattern; an invalid pattern stops the bot from starting, with the
+    /// pattern and the reason (so `manifest()` needs no error handling).
+    pub fn pattern<F, Fut>(name: &str, pattern: &str, handler: F) -> Self
+    where
+        F: Fn(Ctx, Captures) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CommandResult> + Send + 'static,
+    {
+        Self {
+            name: name.to_owned(),
+            regex: Regex::new(pattern).map_err(|e| format!("{pattern}\u{0}{e}")),
             handler: Arc::new(move |ctx, caps| Box::pin(handler(ctx, caps))),
         }
     }

@@ -96,7 +96,7 @@ pub(crate) struct PluginEntry {
     pub(crate) version: String,
     pub(crate) description: String,
     pub(crate) plugin: Arc<dyn Plugin>,
-    pub(crate) matchers: Vec<MatcherSpec>,
+    pub(crate) matchers: Vec<(MatcherSpec, regex::Regex)>,
 }
 
 /// State shared by the dispatcher, the contexts and the web server.
@@ -301,6 +301,23 @@ impl BotBuilder {
             for spec in manifest.commands {
                 commands.insert(&name, spec)?;
             }
+            let mut matchers = Vec::new();
+            for matcher in manifest.matchers {
+                match &matcher.regex {
+                    Ok(regex) => {
+                        let regex = regex.clone();
+                        matchers.push((matcher, regex));
+                    }
+                    Err(problem) => {
+                        let (pattern, reason) =
+                            problem.split_once('\u{0}').unwrap_or((problem, ""));
+                        return Err(StartError::Pattern {
+                            pattern: pattern.to_owned(),
+                            reason: reason.to_owned(),
+                        });
+                    }
+                }
+            }
             plugin_config.insert(name.to_string(), config);
             let plugin_secrets = ferrbot_secrets::PluginSecrets::new(secrets.clone(), &name)
                 .map_err(|e| StartError::Plugin {
@@ -313,7 +330,7 @@ impl BotBuilder {
                 version: manifest.version,
                 description: manifest.description,
                 plugin,
-                matchers: manifest.matchers,
+                matchers,
             });
         }
 

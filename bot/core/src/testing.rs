@@ -462,9 +462,14 @@ impl TestBotBuilder {
         }
         for (plugin, config) in self.plugins {
             let name = plugin.manifest().name;
-            let config = config
+            let mut config = config
                 .or_else(|| snippet.plugins.get(&name).cloned())
                 .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+            // Like the daemon, hand the plugin its section without the common keys.
+            if let toml::Value::Table(table) = &mut config {
+                table.remove("enabled");
+                table.remove("kind");
+            }
             builder = builder.plugin(plugin, config);
         }
         if let Some(store) = self.store {
@@ -489,14 +494,24 @@ impl TestBotBuilder {
         let stop = CancellationToken::new();
         let run_stop = stop.clone();
         let task = tokio::spawn(async move { bot.run(run_stop).await });
+        let mut task = task;
         for backend in backends.values() {
-            tokio::time::timeout(Duration::from_secs(5), async {
-                while backend.inbox.get().is_none() {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+            let started = tokio::time::Instant::now();
+            while backend.inbox.get().is_none() {
+                if task.is_finished() {
+                    match (&mut task).await {
+                        Ok(Err(err)) => panic!("TestBot could not start: {err}"),
+                        Ok(Ok(())) => panic!("TestBot stopped right after starting"),
+                        Err(err) => panic!("TestBot could not start: {err}"),
+                    }
                 }
-            })
-            .await
-            .unwrap_or_else(|_| panic!("test backend {} did not start", backend.name));
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "test backend {} did not start",
+                    backend.name
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
         }
         TestBot {
             backends,

@@ -309,3 +309,116 @@ async fn per_user_credentials_are_never_shared_between_users_or_plugins() {
     );
     assert_eq!(own.list_users().await.unwrap(), ["test:alice"]);
 }
+
+/// Start a session.
+#[derive(clap::Parser)]
+#[command(name = "start")]
+struct SessionStart {
+    /// The shared word.
+    word: String,
+}
+
+/// Pin the last message (uses `?` on a backend call).
+#[derive(clap::Parser)]
+#[command(name = "pin-it")]
+struct PinIt;
+
+struct Api;
+
+impl Plugin for Api {
+    fn manifest(&self) -> Manifest {
+        Manifest::new("api", "0.1.0")
+            .command_spec(
+                CommandSpec::from_fn(|a: SessionStart, ctx: Ctx| async move {
+                    ctx.reply("working on it").delivered().await?;
+                    Ok(Reply::text(format!("session with {}", a.word)))
+                })
+                .named("session start"),
+            )
+            .command_spec(CommandSpec::from_fn(|_: PinIt, ctx: Ctx| async move {
+                let id: MessageId = "nopin:m1".parse()?;
+                ctx.chat().pin(ctx.room(), &id).await?;
+                Ok(Reply::text("pinned"))
+            }))
+            .matcher(MatcherSpec::pattern(
+                "deploy matcher",
+                r"^deploy (?P<env>\S+)$",
+                |_ctx, caps| async move {
+                    match caps.named["env"].as_str() {
+                        "prod" | "staging" => Ok(Reply::text("deploying")),
+                        other => Err(CommandError::user(format!("unknown environment `{other}`"))
+                            .with_hint("prod or staging")),
+                    }
+                },
+            ))
+    }
+}
+
+#[tokio::test]
+async fn renamed_commands_show_their_full_name_in_usage() {
+    let bot = TestBot::with_plugin(Api).await;
+    bot.say("test:alice", "!session start").await;
+    let usage = bot.next_reply().await.text();
+    assert!(usage.contains("Usage: session start <WORD>"), "{usage}");
+    bot.say("test:alice", "!session start swordfish").await;
+    assert_eq!(bot.next_reply().await.text(), "working on it");
+    assert_eq!(bot.next_reply().await.text(), "session with swordfish");
+}
+
+#[tokio::test]
+async fn unsupported_backend_calls_through_question_mark_still_say_unsupported() {
+    let bot = TestBot::builder()
+        .plugin(Api)
+        .backend(
+            "nopin",
+            Capabilities {
+                pin: false,
+                ..Capabilities::full()
+            },
+        )
+        .build()
+        .await;
+    bot.say("nopin:alice", "!pin-it").await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "`!pin-it` needs `pin`, which this chat network does not offer."
+    );
+}
+
+#[tokio::test]
+async fn matcher_user_errors_reach_the_user() {
+    let bot = TestBot::with_plugin(Api).await;
+    bot.say("test:alice", "deploy prod").await;
+    assert_eq!(bot.next_reply().await.text(), "deploying");
+    bot.say("test:alice", "deploy moon").await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "unknown environment `moon` — prod or staging"
+    );
+}
+
+struct BadPattern;
+
+impl Plugin for BadPattern {
+    fn manifest(&self) -> Manifest {
+        Manifest::new("bad", "0.1.0").matcher(MatcherSpec::pattern(
+            "broken",
+            "(unclosed",
+            |_ctx, _caps| async { Ok(Reply::none()) },
+        ))
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_matcher_pattern_stops_start_up_with_the_reason() {
+    let err = match ferrbot::Bot::builder(BotConfig::default())
+        .plugin(Arc::new(BadPattern), toml::Value::Table(toml::Table::new()))
+        .build()
+        .await
+    {
+        Ok(_) => panic!("a bad pattern was accepted"),
+        Err(err) => err.to_string(),
+    };
+    assert!(err.starts_with("invalid pattern `(unclosed`:"), "{err}");
+    assert!(err.contains("unclosed group"), "{err}");
+}
