@@ -60,12 +60,15 @@ struct RunArgs {
 
 /// The backends and plugins this build knows.
 fn registry() -> Registry {
-    Registry::new().backend("console", |setup: BackendSetup| {
-        Ok(
-            Arc::new(ferrbot_backend_console::ConsoleBackend::from_setup(&setup)?)
-                as Arc<dyn ferrbot::Backend>,
-        )
-    })
+    Registry::new()
+        .backend("console", |setup: BackendSetup| {
+            let backend = ferrbot_backend_console::ConsoleBackend::from_setup(&setup)?;
+            Ok(Arc::new(backend) as Arc<dyn ferrbot::Backend>)
+        })
+        .backend("discord", |setup: BackendSetup| {
+            let backend = ferrbot_backend_discord::DiscordBackend::from_setup(&setup)?;
+            Ok(Arc::new(backend) as Arc<dyn ferrbot::Backend>)
+        })
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
