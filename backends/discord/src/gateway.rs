@@ -111,20 +111,27 @@ impl Handler {
     async fn on_interaction(&self, interaction: Interaction) {
         let (id, token, app, channel, guild, user, nick, kind, command) = match interaction {
             Interaction::Command(ci) => {
-                if ci.data.name != self.inner.config.slash_command {
+                let option = |name: &str| {
+                    ci.data
+                        .options
+                        .iter()
+                        .find(|o| o.name == name)
+                        .and_then(|o| match &o.value {
+                            CommandDataOptionValue::String(s) => Some(s.trim().to_owned()),
+                            _ => None,
+                        })
+                        .filter(|s| !s.is_empty())
+                };
+                let line = if ci.data.name == self.inner.config.slash_command {
+                    option("command").unwrap_or_else(|| "help".to_owned())
+                } else if let Some(command) = self.inner.bot_command(&ci.data.name) {
+                    match option("args") {
+                        Some(args) => format!("{command} {args}"),
+                        None => command,
+                    }
+                } else {
                     return;
-                }
-                let line = ci
-                    .data
-                    .options
-                    .iter()
-                    .find(|o| o.name == "command")
-                    .and_then(|o| match &o.value {
-                        CommandDataOptionValue::String(s) => Some(s.trim().to_owned()),
-                        _ => None,
-                    })
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "help".to_owned());
+                };
                 let nick = ci.member.as_ref().and_then(|m| m.nick.clone());
                 (
                     ci.id.get(),

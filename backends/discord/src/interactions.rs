@@ -97,6 +97,53 @@ pub fn slash_command_definition(name: &str) -> Value {
     })
 }
 
+/// Whether `name` is a valid slash command name (`^[-_a-z0-9]{1,32}$`, lower case).
+pub fn valid_command_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// The top-level names of the bot's commands that can be slash commands, each with a
+/// description: `incident declare` and `incident ack` become one `/incident` taking the rest.
+pub fn top_level_commands(commands: &[ferrbot::backend::CommandInfo]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for info in commands {
+        let head = info.name.split(' ').next().unwrap_or(&info.name);
+        if !valid_command_name(head) || out.iter().any(|(n, _)| n == head) {
+            continue;
+        }
+        let about = if head == info.name && !info.about.is_empty() {
+            info.about.clone()
+        } else {
+            format!("Run {head} (see help {head})")
+        };
+        out.push((head.to_owned(), about.chars().take(100).collect()));
+    }
+    // Discord allows 100 commands per scope; `/ferrbot` takes one of them.
+    out.truncate(99);
+    out
+}
+
+/// The definition of a slash command standing for a bot command (`/status`, `/incident`),
+/// with one free-text `args` option for the rest of the line.
+pub fn bot_command_definition(name: &str, description: &str) -> Value {
+    json!({
+        "name": name,
+        "type": 1,
+        "description": if description.is_empty() { "A bot command" } else { description },
+        "dm_permission": true,
+        "options": [{
+            "type": 3,
+            "name": "args",
+            "description": "The rest of the command line",
+            "required": false,
+            "max_length": 1500
+        }]
+    })
+}
+
 /// What kind of interaction is waiting for its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     identity: RwLock<(Option<u64>, Option<u64>)>,
     dm_channels: Mutex<HashMap<String, String>>,
     registered: AtomicBool,
+    /// Top-level bot commands registered as their own slash commands (`/status`), with help.
+    pub(crate) commands: RwLock<Vec<(String, String)>>,
 }
 
 impl Inner {
@@ -131,18 +133,41 @@ impl Inner {
             Some(guild) => format!("/applications/{app}/guilds/{guild}/commands"),
             None => format!("/applications/{app}/commands"),
         };
-        let body = interactions::slash_command_definition(name);
-        match self
-            .rest
-            .call_retrying(Method::Post, &format!("POST {path}"), &path, Some(&body))
-            .await
-        {
-            Ok(_) => tracing::info!(command = %name, "slash command registered"),
-            Err(err) => {
-                self.registered.store(false, Ordering::SeqCst);
-                tracing::warn!(error = %err, "cannot register the slash command");
+        let mut bodies = vec![(name.clone(), interactions::slash_command_definition(name))];
+        let commands = self
+            .commands
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (command, about) in commands.iter().filter(|(c, _)| c != name) {
+            bodies.push((
+                command.clone(),
+                interactions::bot_command_definition(command, about),
+            ));
+        }
+        for (command, body) in bodies {
+            match self
+                .rest
+                .call_retrying(Method::Post, &format!("POST {path}"), &path, Some(&body))
+                .await
+            {
+                Ok(_) => tracing::info!(command = %command, "slash command registered"),
+                Err(err) => {
+                    self.registered.store(false, Ordering::SeqCst);
+                    tracing::warn!(command = %command, error = %err, "cannot register a slash command");
+                }
             }
         }
+    }
+
+    /// The top-level bot command a slash command of this name stands for, if any.
+    pub(crate) fn bot_command(&self, name: &str) -> Option<String> {
+        self.commands
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(c, _)| c == name)
+            .map(|(c, _)| c.clone())
     }
 
     /// Posts the first part: as the answer to a pending interaction in that channel if there
@@ -227,6 +252,7 @@ impl DiscordBackend {
                 identity: RwLock::new((None, None)),
                 dm_channels: Mutex::new(HashMap::new()),
                 registered: AtomicBool::new(false),
+                commands: RwLock::new(Vec::new()),
             }),
         })
     }
@@ -319,6 +345,15 @@ impl DiscordBackend {
 impl Backend for DiscordBackend {
     fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    fn set_commands(&self, commands: &[ferrbot::backend::CommandInfo]) {
+        *self
+            .inner
+            .commands
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            interactions::top_level_commands(commands);
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -110,6 +110,15 @@ impl Capabilities {
     }
 }
 
+/// A command the bot offers, as backends see it (to register slash commands).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    /// The full name (`incident declare`).
+    pub name: String,
+    /// One line of help.
+    pub about: String,
+}
+
 /// What a new room should look like.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSpec {
@@ -436,6 +445,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn user(&self, user: &UserId) -> Result<Author, BackendError> {
         Ok(Author::from_id(user.clone()))
     }
+
+    /// Told the bot's commands once, before [`Backend::run`], so a backend can register them
+    /// as slash commands. Commands a user may not run are refused at dispatch, as ever.
+    fn set_commands(&self, _commands: &[CommandInfo]) {}
 
     /// HTTP routes (event intake, interactivity), mounted under `/backends/<name>/`.
     fn routes(&self) -> Option<axum::Router> {

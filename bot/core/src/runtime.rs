@@ -454,6 +454,21 @@ impl Bot {
             })
         });
 
+        let mut infos: Vec<crate::backend::CommandInfo> = shared
+            .commands
+            .by_name
+            .values()
+            .filter(|e| !e.spec.hidden)
+            .map(|e| crate::backend::CommandInfo {
+                name: e.spec.name.clone(),
+                about: e.spec.about.clone(),
+            })
+            .collect();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        for slot in shared.backends.values() {
+            slot.backend.set_commands(&infos);
+        }
+
         let intake_stop = CancellationToken::new();
         let backend_tasks = TaskTracker::new();
         let mut live_inputs = shared.backends.len();

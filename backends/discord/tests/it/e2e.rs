@@ -489,3 +489,52 @@ async fn rooms_pins_reactions_and_direct_messages() {
     assert_eq!(env.contents(&dm_channel), vec!["psst".to_owned()]);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bot_command_is_a_slash_command_too() {
+    let env = Env::start().await;
+    env.fake
+        .wait_for("the commands registered", 5, |f| {
+            let names: Vec<String> = f
+                .state
+                .commands
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .collect();
+            ["ferrbot", "help", "whoami", "status"]
+                .iter()
+                .all(|n| names.iter().any(|x| x == n))
+        })
+        .await;
+    let help = env
+        .fake
+        .state
+        .commands
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "help")
+        .cloned()
+        .unwrap();
+    assert_eq!(help["options"][0]["name"], "args");
+    assert!(
+        help["description"]
+            .as_str()
+            .unwrap()
+            .contains("commands you can run")
+    );
+
+    env.fake.slash_named(CHANNEL, ALICE, "whoami", None);
+    let posts = env.wait_posts(CHANNEL, 1).await;
+    assert_eq!(posts[0].via, "interaction");
+    let content = posts[0].body["content"].as_str().unwrap();
+    assert!(content.contains("alice"), "{content}");
+
+    env.fake.slash_named(CHANNEL, ALICE, "help", Some("whoami"));
+    let posts = env.wait_posts(CHANNEL, 2).await;
+    let content = posts[1].body["content"].as_str().unwrap();
+    assert!(content.contains("Usage: whoami"), "{content}");
+    env.stop().await;
+}

@@ -346,6 +346,39 @@ impl Fake {
         id
     }
 
+    /// A slash command standing for a bot command (`/whoami args:…`).
+    pub fn slash_named(
+        &self,
+        channel: &str,
+        user: (u64, &str),
+        name: &str,
+        args: Option<&str>,
+    ) -> String {
+        let id = self.state.id().to_string();
+        self.state
+            .interaction_channels
+            .lock()
+            .unwrap()
+            .insert(id.clone(), channel.to_owned());
+        let u = user_json(user.0, user.1, false);
+        let options: Vec<Value> = args
+            .map(|a| vec![json!({ "name": "args", "type": 3, "value": a })])
+            .unwrap_or_default();
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id, "application_id": APP_ID.to_string(), "type": 2,
+                "data": { "id": "2", "name": name, "type": 1, "options": options },
+                "guild_id": GUILD_ID.to_string(), "channel_id": channel,
+                "member": member_json(&u), "token": format!("tok-{id}"), "version": 1,
+                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+                "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID.to_string()},
+                "context": 0, "attachment_size_limit": 8_388_608
+            }),
+        );
+        id
+    }
+
     pub fn posts_in(&self, channel: &str) -> Vec<Posted> {
         self.state
             .posts
