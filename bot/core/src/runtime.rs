@@ -445,9 +445,13 @@ impl Bot {
             let router = crate::web::router(&shared, &self.web);
             let web_stop = web_stop.clone();
             tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { web_stop.cancelled().await })
-                    .await;
+                // Handlers may extract `ConnectInfo<SocketAddr>`: the real TCP peer.
+                let served = axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { web_stop.cancelled().await })
+                .await;
                 if let Err(err) = served {
                     tracing::error!(error = %err, "web server failed");
                 }
