@@ -366,6 +366,11 @@ impl Backend for ConsoleBackend {
         MessageId::new(&self.name, &n.to_string())
             .map_err(|e| BackendError::rejected(e.to_string()))
     }
+
+    /// The person at the console owns it: they administer its room, nobody else does.
+    async fn is_room_admin(&self, room: &RoomId, user: &UserId) -> Result<bool, BackendError> {
+        Ok(*room == self.room && *user == self.user.id)
+    }
 }
 
 #[cfg(test)]
@@ -400,6 +405,18 @@ mod tests {
             ConsoleBackend::new("console", &config, "!", out).unwrap(),
             buf,
         )
+    }
+
+    #[tokio::test]
+    async fn the_console_user_administers_the_console_room_only() {
+        let (console, _) = backend(false);
+        let room: RoomId = "console:console".parse().unwrap();
+        let alice: UserId = "console:alice".parse().unwrap();
+        let bob: UserId = "console:bob".parse().unwrap();
+        assert!(console.is_room_admin(&room, &alice).await.unwrap());
+        assert!(!console.is_room_admin(&room, &bob).await.unwrap());
+        let other: RoomId = "console:ops".parse().unwrap();
+        assert!(!console.is_room_admin(&other, &alice).await.unwrap());
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ pub mod config;
 mod gateway;
 pub mod interactions;
 mod ops;
+pub mod permissions;
 pub mod render;
 pub mod rest;
 pub mod split;
@@ -506,5 +507,9 @@ impl Backend for DiscordBackend {
 
     async fn user(&self, user: &UserId) -> Result<Author, BackendError> {
         self.inner.user(user).await
+    }
+
+    async fn is_room_admin(&self, room: &RoomId, user: &UserId) -> Result<bool, BackendError> {
+        self.inner.is_room_admin(room, user).await
     }
 }

@@ -328,6 +328,53 @@ impl Inner {
         })
     }
 
+    /// Whether `user` may manage the channel (or, for a thread, its parent channel): the
+    /// guild's owner, administrators, and members whose roles and the channel's overwrites
+    /// grant MANAGE_CHANNELS. Nobody administers a direct-message channel.
+    pub(crate) async fn is_room_admin(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+    ) -> Result<bool, BackendError> {
+        let channel_id = snowflake(room.local(), "channel")?;
+        let user_id = snowflake(user.local(), "user")?;
+        let get = |bucket: &'static str, path: String| async move {
+            self.rest
+                .call_retrying(Method::Get, bucket, &path, None)
+                .await
+        };
+        let mut channel = get("GET /channels", format!("/channels/{channel_id}")).await?;
+        let Some(guild_id) = channel
+            .get("guild_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Ok(false);
+        };
+        // Threads (types 10, 11, 12) take their permissions from the parent channel.
+        if matches!(channel.get("type").and_then(Value::as_u64), Some(10..=12))
+            && let Some(parent) = channel.get("parent_id").and_then(Value::as_str)
+        {
+            let parent = snowflake(parent, "channel")?;
+            channel = get("GET /channels", format!("/channels/{parent}")).await?;
+        }
+        let guild_id = snowflake(&guild_id, "guild")?;
+        let guild = get("GET /guilds", format!("/guilds/{guild_id}")).await?;
+        let member = match get(
+            "GET /guilds/members",
+            format!("/guilds/{guild_id}/members/{user_id}"),
+        )
+        .await
+        {
+            Ok(member) => member,
+            Err(err) if err.is_not_found() => return Ok(false),
+            Err(err) => return Err(err.into()),
+        };
+        Ok(crate::permissions::may_manage_channel(
+            &guild, &member, &channel,
+        ))
+    }
+
     /// Posts one message body to `channel`. With `wait`, rate limits and passing failures are
     /// waited out here (for the later parts of a split message, which must not make the
     /// outbox resend the earlier parts).

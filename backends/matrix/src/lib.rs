@@ -318,4 +318,8 @@ impl Backend for MatrixBackend {
     async fn user(&self, user: &UserId) -> Result<Author, BackendError> {
         self.inner.user(user).await
     }
+
+    async fn is_room_admin(&self, room: &RoomId, user: &UserId) -> Result<bool, BackendError> {
+        self.inner.is_room_admin(room, user).await
+    }
 }

@@ -652,6 +652,42 @@ impl Inner {
         }
     }
 
+    /// Whether `user` administers `room`: their power level lets them change the room's power
+    /// levels (Element's "Admin"; room creators in room version 12 always may). The synced
+    /// room state is used when the bot has it, else the `m.room.power_levels` state event.
+    pub(crate) async fn is_room_admin(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+    ) -> Result<bool, BackendError> {
+        let room_id = self.room_id(room).await?;
+        let user_id = ids::user(&self.name, user)?;
+        if let Some(joined) = self.client().and_then(|c| c.get_room(&room_id))
+            && let Ok(levels) = joined.power_levels().await
+        {
+            return Ok(levels.user_can_send_state(&user_id, StateEventType::RoomPowerLevels));
+        }
+        let levels: Value = self
+            .patiently("read power levels", Retry::Always, |client| {
+                let request = get_state_event_for_key::v3::Request::new(
+                    room_id.clone(),
+                    StateEventType::RoomPowerLevels,
+                    String::new(),
+                );
+                async move {
+                    match client.send(request).await {
+                        Ok(r) => serde_json::from_str(r.event_or_content.get()).map_err(|e| {
+                            Failure::Rejected(format!("unreadable power levels: {e}"))
+                        }),
+                        Err(e) => Err(from_http(&e)),
+                    }
+                }
+            })
+            .await
+            .map_err(|f| f.to_backend_error())?;
+        Ok(may_change_power_levels(&levels, user_id.as_str()))
+    }
+
     /// Leaves (or declines) a room.
     pub(crate) async fn leave(&self, room_id: &MxRoomId) -> Result<(), Failure> {
         let Some(client) = self.client() else {
@@ -747,5 +783,53 @@ mod tests {
                 .unwrap_or_default()
                 .starts_with("* hi")
         );
+    }
+}
+
+/// Whether a user may send `m.room.power_levels` under these power levels (the JSON content
+/// of the state event, as the client-server API returns it).
+fn may_change_power_levels(levels: &Value, user: &str) -> bool {
+    let int = |v: Option<&Value>| {
+        v.and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+    };
+    let mine = int(levels.get("users").and_then(|u| u.get(user)))
+        .or_else(|| int(levels.get("users_default")))
+        .unwrap_or(0);
+    let needed = int(levels
+        .get("events")
+        .and_then(|e| e.get("m.room.power_levels")))
+    .or_else(|| int(levels.get("state_default")))
+    .unwrap_or(50);
+    mine >= needed
+}
+
+#[cfg(test)]
+mod power_level_tests {
+    use super::may_change_power_levels;
+    use serde_json::json;
+
+    #[test]
+    fn admins_are_users_who_may_change_power_levels() {
+        let levels = json!({
+            "users": {"@admin:h": 100, "@mod:h": 50, "@str:h": "100"},
+            "users_default": 0,
+            "events": {"m.room.power_levels": 100},
+            "state_default": 50
+        });
+        assert!(may_change_power_levels(&levels, "@admin:h"));
+        assert!(may_change_power_levels(&levels, "@str:h"));
+        assert!(!may_change_power_levels(&levels, "@mod:h"));
+        assert!(!may_change_power_levels(&levels, "@nobody:h"));
+        // Without an explicit event level, state_default applies; without it, 50.
+        let levels = json!({"users": {"@mod:h": 50}});
+        assert!(may_change_power_levels(&levels, "@mod:h"));
+        assert!(!may_change_power_levels(&levels, "@x:h"));
+        assert!(may_change_power_levels(
+            &json!({"users_default": 60}),
+            "@x:h"
+        ));
     }
 }

@@ -446,6 +446,14 @@ pub trait Backend: Send + Sync + 'static {
         Ok(Author::from_id(user.clone()))
     }
 
+    /// Whether `user` administers `room` on the chat network (Slack workspace admins and the
+    /// channel's creator, Discord members who may manage the channel, Matrix users whose power
+    /// level lets them change the room's state). Plugins use it to let room admins, not only
+    /// bot admins, configure what happens in their room.
+    async fn is_room_admin(&self, _room: &RoomId, _user: &UserId) -> Result<bool, BackendError> {
+        Err(BackendError::unsupported("is_room_admin"))
+    }
+
     /// Told the bot's commands once, before [`Backend::run`], so a backend can register them
     /// as slash commands. Commands a user may not run are refused at dispatch, as ever.
     fn set_commands(&self, _commands: &[CommandInfo]) {}

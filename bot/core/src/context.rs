@@ -321,6 +321,22 @@ impl Chat {
         self.with_backend(user.backend(), |b| async move { b.user(user).await })
             .await
     }
+
+    /// Whether `user` administers `room` on its chat network (see
+    /// [`Backend::is_room_admin`](crate::backend::Backend::is_room_admin)). A user of another
+    /// backend never administers the room.
+    ///
+    /// # Errors
+    /// `Unsupported` where the backend does not know room admins; other backend errors.
+    pub async fn is_room_admin(&self, room: &RoomId, user: &UserId) -> Result<bool, BackendError> {
+        if room.backend() != user.backend() {
+            return Ok(false);
+        }
+        self.with_backend(room.backend(), |b| async move {
+            b.is_room_admin(room, user).await
+        })
+        .await
+    }
 }
 
 /// The context of one command invocation: the plugin's handle plus the caller and origin.

@@ -211,6 +211,7 @@ pub struct TestBackend {
     sent: mpsc::UnboundedSender<Sent>,
     ops: Mutex<Vec<Op>>,
     failures: Mutex<VecDeque<BackendError>>,
+    room_admins: Mutex<Vec<(RoomId, UserId)>>,
     next_id: AtomicU64,
 }
 
@@ -351,6 +352,15 @@ impl Backend for TestBackend {
         });
         Ok(())
     }
+
+    async fn is_room_admin(&self, room: &RoomId, user: &UserId) -> Result<bool, BackendError> {
+        Ok(self
+            .room_admins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|(r, u)| r == room && u == user))
+    }
 }
 
 /// Builds a [`TestBot`].
@@ -455,6 +465,7 @@ impl TestBotBuilder {
                 sent: tx.clone(),
                 ops: Mutex::new(Vec::new()),
                 failures: Mutex::new(VecDeque::new()),
+                room_admins: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(0),
             });
             builder = builder.backend(backend.clone());
@@ -724,6 +735,22 @@ impl TestBot {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(errors);
+    }
+
+    /// Makes `user` an admin of `room` on the chat network, as the room's backend reports it
+    /// through [`Backend::is_room_admin`] (both are full ids, e.g. `test:ops`, `test:carol`).
+    pub fn make_room_admin(&self, room: &str, user: &str) {
+        let room: RoomId = room
+            .parse()
+            .unwrap_or_else(|e| panic!("bad room id {room}: {e}"));
+        let user: UserId = user
+            .parse()
+            .unwrap_or_else(|e| panic!("bad user id {user}: {e}"));
+        self.backend_of(room.backend())
+            .room_admins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((room, user));
     }
 
     /// The manual clock the bot's plugins see.

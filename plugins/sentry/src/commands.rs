@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use ferrbot::backend::BackendError;
 use ferrbot::context::Ctx;
 use ferrbot::error::{CommandError, CommandResult};
 use ferrbot::id::RoomId;
@@ -29,7 +30,8 @@ pub struct SentryRoot {
 
 /// Authorize a room to receive Sentry alerts; sends you its webhook URL privately.
 ///
-/// Bot admins and the users listed in `authorizers` may run it. The room defaults to the one
+/// The room's admins on the chat network, bot admins and the users listed in `authorizers`
+/// may run it. The room defaults to the one
 /// you type in; in a direct message, name it (`slack:C024BE91L`, or its id on your network).
 /// The URL carries a secret token: it is sent only to you, never to the room. The bot keeps
 /// only a digest of the token, so it cannot show the URL again — `--rotate` issues a new one
@@ -46,7 +48,8 @@ pub struct ChannelAuthorize {
 
 /// Stop a room's Sentry alerts: its webhook URLs stop working at once.
 ///
-/// Bot admins and the users listed in `authorizers` may run it. Routes declared in config are
+/// The room's admins on the chat network, bot admins and the users listed in `authorizers`
+/// may run it. Routes declared in config are
 /// revoked too (until `sentry channel authorize` allows the room again).
 #[derive(clap::Parser)]
 #[command(name = "sentry channel revoke")]
@@ -197,7 +200,7 @@ fn overview(core: &Core, args: &SentryRoot, ctx: &Ctx) -> CommandResult {
         .text(": signed webhooks from Sentry become cards in the rooms that asked for them.")
         .list(items)
         .text(format!(
-            "Authorizing rooms is for bot admins{}. Type {prefix}help <command> for details.",
+            "Authorizing a room is for its admins and bot admins{}. Type {prefix}help <command> for details.",
             if core.settings.authorizers.is_empty() {
                 ""
             } else {
@@ -240,13 +243,29 @@ fn room_arg(ctx: &Ctx, arg: Option<&str>) -> Result<RoomId, CommandError> {
     })
 }
 
-fn may_authorize(core: &Core, ctx: &Ctx) -> Result<(), CommandError> {
+/// Room admins (as the chat network reports them), bot admins and configured authorizers
+/// may authorize or revoke `room`.
+async fn may_authorize(core: &Core, ctx: &Ctx, room: &RoomId) -> Result<(), CommandError> {
     if ctx.caller_is_admin() || core.settings.is_authorizer(&ctx.caller().id) {
-        Ok(())
-    } else {
-        Err(CommandError::denied(
-            "only bot admins and the users listed in `authorizers` of [plugins.sentry] may authorize or revoke rooms",
+        return Ok(());
+    }
+    let denied = |why: &str| {
+        CommandError::denied(format!(
+            "only admins of {room}, bot admins and the users listed in `authorizers` of [plugins.sentry] may authorize or revoke it{why}"
         ))
+    };
+    match ctx.chat().is_room_admin(room, &ctx.caller().id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(denied("")),
+        Err(BackendError::Unsupported { .. }) => Err(denied(
+            " (this chat network does not tell me who administers a room)",
+        )),
+        Err(err) => {
+            tracing::warn!(error = %err, room = %room, "could not check the room's admins");
+            Err(denied(
+                " (I could not check who administers the room just now)",
+            ))
+        }
     }
 }
 
@@ -259,8 +278,8 @@ pub fn hook_url(public_url: Option<&str>, route: &str, token: &str) -> String {
 }
 
 async fn channel_authorize(core: &Core, args: ChannelAuthorize, ctx: &Ctx) -> CommandResult {
-    may_authorize(core, ctx)?;
     let room = room_arg(ctx, args.room.as_deref())?;
+    may_authorize(core, ctx, &room).await?;
     let prefix = ctx.prefix();
     if !ctx.is_direct() && !ctx.caller_capabilities().direct_messages {
         return Err(CommandError::user(
@@ -340,8 +359,8 @@ async fn channel_authorize(core: &Core, args: ChannelAuthorize, ctx: &Ctx) -> Co
 }
 
 async fn channel_revoke(core: &Core, args: ChannelRevoke, ctx: &Ctx) -> CommandResult {
-    may_authorize(core, ctx)?;
     let room = room_arg(ctx, args.room.as_deref())?;
+    may_authorize(core, ctx, &room).await?;
     let revoked = rooms::revoke(
         &core.settings,
         &ctx.store(),

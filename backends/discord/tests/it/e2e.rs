@@ -491,6 +491,34 @@ async fn rooms_pins_reactions_and_direct_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_admins_follow_discord_permissions() {
+    use crate::fake::{
+        ADMIN_ID, DM_CHANNEL, LOCKED_CHANNEL, LOCKED_THREAD, MOD_ID, OWNER_ID, STRANGER_ID,
+    };
+    let env = Env::start().await;
+    let b = &env.backend;
+    let room = |id: u64| -> ferrbot::RoomId { format!("discord:{id}").parse().unwrap() };
+    let user = |id: u64| -> ferrbot::UserId { format!("discord:{id}").parse().unwrap() };
+    let admin = |r: u64, u: u64| async move { b.is_room_admin(&room(r), &user(u)).await.unwrap() };
+    let general: u64 = CHANNEL.parse().unwrap();
+    // The owner, administrators and moderators manage an ordinary channel; others do not.
+    assert!(admin(general, OWNER_ID).await);
+    assert!(admin(general, ADMIN_ID).await);
+    assert!(admin(general, MOD_ID).await);
+    assert!(!admin(general, ALICE.0).await);
+    assert!(!admin(general, STRANGER_ID).await);
+    // An overwrite takes it from the moderators there, and in that channel's threads; it
+    // cannot limit administrators or the owner.
+    assert!(!admin(LOCKED_CHANNEL, MOD_ID).await);
+    assert!(!admin(LOCKED_THREAD, MOD_ID).await);
+    assert!(admin(LOCKED_THREAD, ADMIN_ID).await);
+    assert!(admin(LOCKED_CHANNEL, OWNER_ID).await);
+    // Nobody administers a direct-message channel.
+    assert!(!admin(DM_CHANNEL, OWNER_ID).await);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bot_command_is_a_slash_command_too() {
     let env = Env::start().await;
     env.fake

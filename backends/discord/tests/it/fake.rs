@@ -22,6 +22,19 @@ pub const TOKEN: &str = "fake.bot.token";
 pub const BOT_ID: u64 = 900_000_000_000_000_001;
 pub const APP_ID: u64 = 900_000_000_000_000_002;
 pub const GUILD_ID: u64 = 900_000_000_000_000_003;
+/// The guild's owner, a member with the moderators' role (MANAGE_CHANNELS), one with the
+/// administrators' role (ADMINISTRATOR), and someone who is not a member.
+pub const OWNER_ID: u64 = 900_000_000_000_000_010;
+pub const MOD_ID: u64 = 900_000_000_000_000_011;
+pub const ADMIN_ID: u64 = 900_000_000_000_000_012;
+pub const STRANGER_ID: u64 = 900_000_000_000_000_013;
+const MOD_ROLE: u64 = 900_000_000_000_000_020;
+const ADMIN_ROLE: u64 = 900_000_000_000_000_021;
+/// A channel whose overwrites take MANAGE_CHANNELS from the moderators, a thread in it, and a
+/// direct-message channel.
+pub const LOCKED_CHANNEL: u64 = 900_000_000_000_000_030;
+pub const LOCKED_THREAD: u64 = 900_000_000_000_000_031;
+pub const DM_CHANNEL: u64 = 900_000_000_000_000_032;
 
 /// A message the bot created (by POST, interaction response or webhook edit).
 #[derive(Clone, Debug)]
@@ -216,7 +229,9 @@ impl Fake {
             .route("/users/@me", get(me))
             .route("/users/@me/channels", post(open_dm))
             .route("/users/{id}", get(user))
-            .route("/channels/{id}", axum::routing::patch(modify_channel))
+            .route("/channels/{id}", get(get_channel).patch(modify_channel))
+            .route("/guilds/{gid}", get(get_guild))
+            .route("/guilds/{gid}/members/{uid}", get(get_member))
             .route("/channels/{id}/messages", post(create_message))
             .route(
                 "/channels/{id}/messages/{mid}",
@@ -533,6 +548,81 @@ async fn modify_channel(
     s.call(format!("PATCH /channels/{channel} {body}"));
     axum::Json(json!({ "id": channel, "type": 0, "guild_id": GUILD_ID.to_string(), "name": "x" }))
         .into_response()
+}
+
+/// GET /channels/{id}: a Channel object with its permission overwrites.
+async fn get_channel(headers: HeaderMap, Path(channel): Path<u64>) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    let guild = GUILD_ID.to_string();
+    let body = match channel {
+        DM_CHANNEL => json!({ "id": channel.to_string(), "type": 1, "recipients": [] }),
+        LOCKED_THREAD => json!({
+            "id": channel.to_string(), "type": 11, "guild_id": guild,
+            "parent_id": LOCKED_CHANNEL.to_string(), "name": "thread"
+        }),
+        LOCKED_CHANNEL => json!({
+            "id": channel.to_string(), "type": 0, "guild_id": guild, "name": "locked",
+            "permission_overwrites": [
+                { "id": MOD_ROLE.to_string(), "type": 0, "allow": "0", "deny": "16" }
+            ]
+        }),
+        _ => json!({
+            "id": channel.to_string(), "type": 0, "guild_id": guild, "name": "general",
+            "permission_overwrites": []
+        }),
+    };
+    axum::Json(body).into_response()
+}
+
+/// GET /guilds/{id}: the guild with its owner and roles.
+async fn get_guild(headers: HeaderMap, Path(guild): Path<u64>) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    if guild != GUILD_ID {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "Unknown Guild", "code": 10004})),
+        )
+            .into_response();
+    }
+    let role = |id: u64, name: &str, permissions: &str| {
+        json!({ "id": id.to_string(), "name": name, "permissions": permissions, "position": 1,
+                "color": 0, "hoist": false, "managed": false, "mentionable": false })
+    };
+    axum::Json(json!({
+        "id": GUILD_ID.to_string(), "name": "ops", "owner_id": OWNER_ID.to_string(),
+        "roles": [
+            role(GUILD_ID, "@everyone", "1024"),
+            role(MOD_ROLE, "moderators", "1040"),
+            role(ADMIN_ROLE, "administrators", "8"),
+        ]
+    }))
+    .into_response()
+}
+
+/// GET /guilds/{id}/members/{user}: a member with their roles; 404 for non-members.
+async fn get_member(headers: HeaderMap, Path((_, user)): Path<(u64, u64)>) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    let roles = match user {
+        STRANGER_ID => {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"message": "Unknown Member", "code": 10007})),
+            )
+                .into_response();
+        }
+        MOD_ID => vec![MOD_ROLE.to_string()],
+        ADMIN_ID => vec![ADMIN_ROLE.to_string()],
+        _ => vec![],
+    };
+    let mut member = member_json(&user_json(user, "member", false));
+    member["roles"] = json!(roles);
+    axum::Json(member).into_response()
 }
 
 async fn pin(

@@ -455,6 +455,23 @@ async fn bot_creates_rooms_invites_pins_reacts_and_sets_topics() {
     assert_eq!(author.id, alice_id);
     assert!(!author.display_name.is_empty());
 
+    // Room admins come from power levels: alice made `room`, the bot made `created`.
+    let bot_id: ferrbot::UserId = format!("matrix:{}", w.bot.user_id).parse().expect("id");
+    let room_id: ferrbot::RoomId = format!("matrix:{room}").parse().expect("room id");
+    let admin = |room: ferrbot::RoomId, user: ferrbot::UserId| {
+        let backend = bot.backend.clone();
+        async move {
+            backend
+                .is_room_admin(&room, &user)
+                .await
+                .expect("power levels")
+        }
+    };
+    assert!(admin(room_id.clone(), alice_id.clone()).await);
+    assert!(!admin(room_id, bot_id.clone()).await);
+    assert!(admin(created_id.clone(), bot_id).await);
+    assert!(!admin(created_id.clone(), alice_id.clone()).await);
+
     // Long messages are split at the size limit, in order.
     let long: String = (0..3_000).map(|i| format!("line {i}\n")).collect();
     bot.backend

@@ -142,7 +142,7 @@ async fn only_admins_and_authorizers_may_authorize_or_revoke() {
     let denied = bot.next_reply().await;
     assert_eq!(
         denied.text(),
-        "Sorry, only bot admins and the users listed in `authorizers` of [plugins.sentry] may authorize or revoke rooms."
+        "Sorry, only admins of test:ops, bot admins and the users listed in `authorizers` of [plugins.sentry] may authorize or revoke it."
     );
     bot.say_in("test:ops", "test:alice", "!sentry channel revoke")
         .await;
@@ -150,7 +150,7 @@ async fn only_admins_and_authorizers_may_authorize_or_revoke() {
         bot.next_reply()
             .await
             .text()
-            .starts_with("Sorry, only bot admins")
+            .starts_with("Sorry, only admins of test:ops")
     );
     bot.assert_silent(QUIET).await;
     // Nothing changed: the config route still works and no chat route exists.
@@ -175,6 +175,75 @@ async fn only_admins_and_authorizers_may_authorize_or_revoke() {
         m.direct_to()
             .is_some_and(|u| u.to_string() == "test:lead-ann")
     }));
+}
+
+#[tokio::test]
+async fn room_admins_may_authorize_and_revoke_their_room_only() {
+    let bot = builder(&sentry_section("[storm]\nwindow = \"0s\""))
+        .build()
+        .await;
+    bot.make_room_admin("test:payments", "test:carol");
+
+    // Carol administers test:payments, not test:ops.
+    bot.say_in("test:ops", "test:carol", "!sentry channel authorize")
+        .await;
+    assert!(
+        bot.next_reply()
+            .await
+            .text()
+            .starts_with("Sorry, only admins of test:ops"),
+    );
+    bot.say_in(
+        "test:ops",
+        "test:carol",
+        "!sentry channel authorize test:payments",
+    )
+    .await;
+    let a = bot.next_reply().await;
+    let b = bot.next_reply().await;
+    let (dm, room) = if a.direct_to().is_some() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(dm.direct_to().unwrap().to_string(), "test:carol");
+    let (path, _) = url_of(&dm);
+    assert!(
+        room.text()
+            .contains("`test:payments` may now receive Sentry alerts"),
+        "{}",
+        room.text()
+    );
+    let url = format!("{}{path}", bot.web_url());
+    let hook = || {
+        post(
+            &url,
+            fixture("legacy-webhook-plugin.json"),
+            &[("content-type", "application/json")],
+        )
+    };
+    assert_eq!(hook().await.status, 202);
+    let (sent, _) = next_card(&bot).await;
+    assert_eq!(sent.room().unwrap().to_string(), "test:payments");
+
+    // Another user of the same room may not revoke it; Carol may, and the URL stops at once.
+    bot.say_in("test:payments", "test:dave", "!sentry channel revoke")
+        .await;
+    assert!(
+        bot.next_reply()
+            .await
+            .text()
+            .starts_with("Sorry, only admins of test:payments")
+    );
+    assert_eq!(hook().await.status, 202);
+    let _ = next_card(&bot).await;
+    bot.say_in("test:payments", "test:carol", "!sentry channel revoke")
+        .await;
+    assert!(bot.next_reply().await.text().starts_with("Revoked"));
+    let revoked = hook().await;
+    assert_eq!(revoked.status, 403);
+    assert_eq!(revoked.error(), "route revoked");
+    bot.assert_silent(QUIET).await;
 }
 
 fn mentioned(sent: &Sent) -> Vec<String> {
