@@ -73,6 +73,10 @@ fn registry() -> Registry {
             let backend = ferrbot_backend_matrix::MatrixBackend::from_setup(&setup)?;
             Ok(Arc::new(backend) as Arc<dyn ferrbot::Backend>)
         })
+        .backend("slack", |setup: BackendSetup| {
+            let backend = ferrbot_backend_slack::SlackBackend::from_setup(&setup)?;
+            Ok(Arc::new(backend) as Arc<dyn ferrbot::Backend>)
+        })
         .plugin("sentry", |setup: PluginSetup| {
             let plugin = ferrbot_plugin_sentry::SentryPlugin::from_config(setup.config)?;
             Ok(Arc::new(plugin) as Arc<dyn ferrbot::Plugin>)
