@@ -349,9 +349,16 @@ pub struct Ctx {
     pub(crate) direct: bool,
     pub(crate) admin: bool,
     pub(crate) command: String,
+    pub(crate) raw_args: String,
 }
 
 impl Ctx {
+    /// The text after the command's name exactly as typed (no shell-like splitting, quotes and
+    /// backslashes kept, surrounding whitespace trimmed); empty for matchers.
+    pub fn raw_args(&self) -> &str {
+        &self.raw_args
+    }
+
     /// Who ran the command.
     pub fn caller(&self) -> &Author {
         &self.caller

@@ -82,6 +82,17 @@ pub fn split(line: &str) -> Result<Vec<String>, CommandError> {
     })
 }
 
+/// The text of `line` after its first `words` whitespace-separated words (a command's name is
+/// plain words), trimmed.
+fn raw_args_after(line: &str, words: usize) -> String {
+    let mut rest = line.trim_start();
+    for _ in 0..words {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    rest.trim_end().to_owned()
+}
+
 struct Origin {
     author: Author,
     room: RoomId,
@@ -292,15 +303,23 @@ fn suggestions(shared: &Shared, origin: &Origin, words: &[String]) -> Vec<String
 
 async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
     let prefix = shared.config.prefix.clone();
-    let words = match split(line) {
+    let (words, unbalanced) = match split(line) {
         Ok(words) if words.is_empty() => return,
-        Ok(words) => words,
-        Err(err) => {
+        Ok(words) => (words, None),
+        Err(err) => (
+            line.split_whitespace().map(str::to_owned).collect(),
+            Some(err),
+        ),
+    };
+    let found = shared.commands.lookup(&words);
+    if let Some(err) = unbalanced {
+        // Only commands that read the text as typed accept an unclosed quote.
+        if !found.is_some_and(|(entry, _)| entry.spec.raw_text) {
             deliver(shared, origin, error_reply("", &err, &prefix));
             return;
         }
-    };
-    let Some((entry, used)) = shared.commands.lookup(&words) else {
+    }
+    let Some((entry, used)) = found else {
         if !shared.config.suggest_unknown {
             return;
         }
@@ -360,6 +379,7 @@ async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
         direct: origin.direct,
         admin: shared.acl.is_admin(&origin.author.id),
         command: name.clone(),
+        raw_args: raw_args_after(line, used),
     };
     let args = words[used..].to_vec();
     let handler = entry.spec.handler.clone();
@@ -472,6 +492,7 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
                 direct: origin.direct,
                 admin: shared.acl.is_admin(&origin.author.id),
                 command: matcher.name.clone(),
+                raw_args: String::new(),
             };
             let handler = matcher.handler.clone();
             let task = tokio::spawn(async move { handler(ctx, captures).await });

@@ -76,6 +76,7 @@ pub struct CommandSpec {
     pub(crate) help: String,
     pub(crate) access: Access,
     pub(crate) hidden: bool,
+    pub(crate) raw_text: bool,
     pub(crate) handler: Arc<dyn CommandHandler>,
 }
 
@@ -203,6 +204,7 @@ impl CommandSpec {
             name,
             access: Access::Everyone,
             hidden: false,
+            raw_text: false,
             handler: Arc::new(RawHandler(handler)),
         }
     }
@@ -223,6 +225,7 @@ impl CommandSpec {
             help,
             access,
             hidden: false,
+            raw_text: false,
             handler: Arc::new(TypedHandler {
                 cmd,
                 run: Arc::new(run),
@@ -251,6 +254,14 @@ impl CommandSpec {
     /// Hides it from `help` (it still runs, e.g. as an alias).
     pub fn hidden(mut self) -> Self {
         self.hidden = true;
+        self
+    }
+
+    /// Marks it as reading the text as typed ([`Ctx::raw_args`](crate::Ctx::raw_args)): quotes,
+    /// backslashes and line breaks reach the handler unchanged, and an unclosed quote is not
+    /// refused (the split words are then plain whitespace-separated words).
+    pub fn raw_text(mut self) -> Self {
+        self.raw_text = true;
         self
     }
 

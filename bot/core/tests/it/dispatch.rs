@@ -31,6 +31,20 @@ async fn quoting_groups_words_and_smart_quotes_work() {
 }
 
 #[tokio::test]
+async fn raw_text_commands_get_the_text_as_typed() {
+    let bot = bot().await;
+    bot.say("test:alice", "!verbatim  run \"ls -la\" on\nweb\\1  ")
+        .await;
+    assert_eq!(bot.next_reply().await.text(), "run \"ls -la\" on\nweb\\1|4");
+    // An unclosed quote is refused for ordinary commands but reaches raw-text ones.
+    bot.say("test:alice", "!verbatim say \"hi").await;
+    assert_eq!(bot.next_reply().await.text(), "say \"hi|2");
+    bot.say("test:alice", "!deploy \"hi").await;
+    let reply = bot.next_reply().await.text();
+    assert!(reply.contains("quote is not closed"), "{reply}");
+}
+
+#[tokio::test]
 async fn prefixes_mentions_names_and_direct_messages() {
     let bot = TestBot::builder()
         .plugin(Kit)

@@ -173,6 +173,16 @@ impl Plugin for Kit {
                 "Deploy things",
                 |_ctx, args| async move { Ok(Reply::text(format!("deploy:{}", args.join(",")))) },
             ))
+            .command_spec(
+                CommandSpec::raw(
+                    "verbatim",
+                    "Echo the text as typed",
+                    |ctx, args| async move {
+                        Ok(Reply::text(format!("{}|{}", ctx.raw_args(), args.len())))
+                    },
+                )
+                .raw_text(),
+            )
             .command_spec(CommandSpec::raw(
                 "deploy status",
                 "Deploy status",
