@@ -25,6 +25,8 @@ mod limits {
     pub const BUTTON_TEXT: usize = 75;
     pub const BUTTON_VALUE: usize = 2_000;
     pub const BUTTONS: usize = 25;
+    /// Blocks in one message or attachment.
+    pub const BLOCKS: usize = 50;
 }
 
 fn section(text: &str) -> Value {
@@ -111,6 +113,19 @@ pub fn colour(card: &Card) -> String {
     format!("#{:06X}", card.level.rgb())
 }
 
+/// The card's own Block Kit blocks (`Card::native["slack"]`), when they look usable: a
+/// non-empty array of objects that each have a `type`, within Slack's 50-block limit (less
+/// room for the buttons row).
+fn native_blocks(card: &Card) -> Option<Vec<Value>> {
+    let blocks = card.native.get("slack")?.as_array()?;
+    let usable = !blocks.is_empty()
+        && blocks.len() < limits::BLOCKS
+        && blocks
+            .iter()
+            .all(|b| b.get("type").and_then(Value::as_str).is_some());
+    usable.then(|| blocks.clone())
+}
+
 /// Renders a message as the bodies of one or more `chat.postMessage` calls (without
 /// `channel`/`thread_ts`); the card and buttons ride on the last one.
 pub fn render(backend: &str, prefix: &str, message: &OutgoingMessage) -> Vec<Value> {
@@ -160,7 +175,7 @@ pub fn render(backend: &str, prefix: &str, message: &OutgoingMessage) -> Vec<Val
     let mut blocks = message
         .card
         .as_ref()
-        .map(|c| card_blocks(backend, c))
+        .map(|c| native_blocks(c).unwrap_or_else(|| card_blocks(backend, c)))
         .unwrap_or_default();
     if !buttons.is_empty() {
         blocks.push(json!({ "type": "actions", "elements": buttons }));
@@ -266,5 +281,19 @@ mod tests {
                 .contains("Long: !say xxx")
         );
         assert!(bodies[0].get("attachments").is_none());
+    }
+
+    #[test]
+    fn a_cards_own_block_kit_is_used_on_slack_and_bad_blocks_are_not() {
+        let native = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "*native*"}}]);
+        let card = Card::new("neutral title").native("slack", native.clone());
+        let bodies = render("slack", "!", &OutgoingMessage::card(card));
+        let att = &bodies.last().unwrap()["attachments"][0];
+        assert_eq!(att["blocks"], native);
+        // Blocks without a type fall back to the neutral rendering.
+        let card = Card::new("neutral title").native("slack", json!([{"text": "no type"}]));
+        let bodies = render("slack", "!", &OutgoingMessage::card(card));
+        let att = &bodies.last().unwrap()["attachments"][0];
+        assert_eq!(att["blocks"][0]["type"], "header");
     }
 }

@@ -350,6 +350,7 @@ pub struct Ctx {
     pub(crate) admin: bool,
     pub(crate) command: String,
     pub(crate) raw_args: String,
+    pub(crate) message: Option<MessageId>,
 }
 
 impl Ctx {
@@ -372,6 +373,13 @@ impl Ctx {
     /// The thread it was run in, if any.
     pub fn thread(&self) -> Option<&ThreadId> {
         self.thread.as_ref()
+    }
+
+    /// The message the command came in, when the backend gave it an id (`None` for button
+    /// clicks). With [`Target::thread`] it lets a plugin answer in a new thread under it on
+    /// backends whose threads hang off a message (Slack).
+    pub fn message_id(&self) -> Option<&MessageId> {
+        self.message.as_ref()
     }
 
     /// True when run in a direct conversation with the bot.

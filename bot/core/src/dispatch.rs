@@ -12,7 +12,7 @@ use crate::backend::{CommandRequest, Envelope, MessageEvent};
 use crate::config::BotConfig;
 use crate::context::Ctx;
 use crate::error::{CommandError, CommandErrorKind, CommandResult};
-use crate::id::{RoomId, Target, ThreadId};
+use crate::id::{MessageId, RoomId, Target, ThreadId};
 use crate::markup::Markup;
 use crate::message::{Author, IncomingMessage, OutgoingMessage, Reply, ReplyRoute};
 use crate::plugin::Captures;
@@ -98,6 +98,7 @@ struct Origin {
     room: RoomId,
     thread: Option<ThreadId>,
     direct: bool,
+    message: Option<MessageId>,
 }
 
 impl Origin {
@@ -139,6 +140,7 @@ async fn on_message(shared: &Arc<Shared>, message: IncomingMessage) {
         room: message.room.clone(),
         thread: message.thread.clone(),
         direct: message.direct,
+        message: message.id.clone(),
     };
     match command_line(&shared.config, &message) {
         Some(line) if !line.is_empty() => run_line(shared, &origin, line).await,
@@ -153,6 +155,7 @@ async fn on_request(shared: &Arc<Shared>, request: CommandRequest) {
         room: request.room,
         thread: request.thread,
         direct: request.direct,
+        message: None,
     };
     let line = request.command.trim();
     let line = line
@@ -380,6 +383,7 @@ async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
         admin: shared.acl.is_admin(&origin.author.id),
         command: name.clone(),
         raw_args: raw_args_after(line, used),
+        message: origin.message.clone(),
     };
     let args = words[used..].to_vec();
     let handler = entry.spec.handler.clone();
@@ -493,6 +497,7 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
                 admin: shared.acl.is_admin(&origin.author.id),
                 command: matcher.name.clone(),
                 raw_args: String::new(),
+                message: origin.message.clone(),
             };
             let handler = matcher.handler.clone();
             let task = tokio::spawn(async move { handler(ctx, captures).await });

@@ -119,6 +119,13 @@ pub struct Card {
     pub footer: Option<String>,
     /// The time the card is about.
     pub timestamp: Option<jiff::Timestamp>,
+    /// Renderings in a chat network's own format, keyed by backend kind (`slack` → an array
+    /// of Block Kit blocks), for content that arrives already shaped for that network (a
+    /// StackStorm result with `extra.slack.blocks`). A backend that finds its kind here may
+    /// use it instead of the neutral fields above, which stay the rendering for every other
+    /// backend and the fallback when the native one is unusable.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub native: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Card {
@@ -128,6 +135,12 @@ impl Card {
             title: title.into(),
             ..Self::default()
         }
+    }
+
+    /// Adds a rendering in backend kind `kind`'s own format (see [`Card::native`]).
+    pub fn native(mut self, kind: impl Into<String>, value: serde_json::Value) -> Self {
+        self.native.insert(kind.into(), value);
+        self
     }
 
     /// Links the title.

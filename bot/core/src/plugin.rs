@@ -422,6 +422,15 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
 
+    /// Routes at fixed paths outside `/plugins/<name>/`, for compatibility with the URLs of
+    /// the tools a plugin replaces (err-stackstorm's `/chatops/message`). Each is `(path,
+    /// handlers)`. The web server refuses, with a logged error, a path under `/plugins/` or
+    /// `/backends/`, one of its own (`/healthz`, `/readyz`, `/metrics`) or one another plugin
+    /// already took. Like [`Plugin::routes`], they answer 503 while the plugin is disabled.
+    fn root_routes(&self, _ctx: PluginContext) -> Vec<(String, axum::routing::MethodRouter)> {
+        Vec::new()
+    }
+
     /// Called when a backend reports a pin, reaction, edit or deletion.
     async fn on_message_event(&self, _ctx: PluginContext, _event: MessageEvent) {}
 }

@@ -149,6 +149,7 @@ impl Sent {
 /// An operation other than sending, recorded by the test backend.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // a test record, read by value in assertions
 pub enum Op {
     /// A message was edited.
     Edit {

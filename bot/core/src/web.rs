@@ -2,7 +2,8 @@
 //! `/plugins/<name>/` and backend routes under `/backends/<name>/`.
 //!
 //! Every request gets an `x-request-id` (kept if the caller sent one), a body size limit and a
-//! timeout; every error answer is JSON: `{"error": "...", "request_id": "..."}`.
+//! timeout; every error answer is JSON: `{"error": "...", "request_id": "..."}` (except pages
+//! for people, marked with [`KeepErrorBody`]).
 
 use std::sync::Arc;
 
@@ -28,6 +29,12 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "error": message.into() });
     (status, axum::Json(body)).into_response()
 }
+
+/// A response extension marking an error answer whose body is meant for people (an HTML
+/// page, such as a login form that failed): the server leaves such a body as it is instead of
+/// turning it into `{"error": …}` JSON.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeepErrorBody;
 
 async fn healthz() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
@@ -101,7 +108,10 @@ async fn finish(
         .map(str::to_owned);
     let mut response = next.run(request).await;
     let status = response.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
+    if (status.is_client_error() || status.is_server_error())
+        && !is_json(&response)
+        && response.extensions().get::<KeepErrorBody>().is_none()
+    {
         let message = match status {
             StatusCode::PAYLOAD_TOO_LARGE => {
                 format!("request body too large (limit {body_limit} bytes)")
@@ -170,6 +180,30 @@ async fn require_enabled(
     next.run(request).await
 }
 
+/// Why a plugin may not serve `path` at the root, if it may not.
+fn root_path_refusal(path: &str, taken: &[String]) -> Result<(), &'static str> {
+    let plain = path.len() > 1
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+        && !path.contains("//");
+    if !plain {
+        return Err("a root path is a plain absolute path (letters, digits, - _ . /)");
+    }
+    let reserved = ["/plugins", "/backends"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if reserved || ["/healthz", "/readyz", "/metrics"].contains(&path) {
+        return Err("the path belongs to the web server");
+    }
+    if taken.iter().any(|t| t == path) {
+        return Err("another plugin already serves this path");
+    }
+    Ok(())
+}
+
 /// Builds the router with every plugin's and backend's routes.
 pub(crate) fn router(shared: &Arc<Shared>, config: &WebConfig) -> Router {
     let mut app = Router::new()
@@ -184,6 +218,21 @@ pub(crate) fn router(shared: &Arc<Shared>, config: &WebConfig) -> Router {
                 require_enabled,
             ));
             app = app.nest(&format!("/plugins/{}", entry.name), guarded);
+        }
+    }
+    let mut taken: Vec<String> = Vec::new();
+    for entry in &shared.plugins {
+        for (path, handlers) in entry.plugin.root_routes(shared.context(&entry.name)) {
+            if let Err(reason) = root_path_refusal(&path, &taken) {
+                tracing::error!(plugin = %entry.name, path = %path, "root route refused: {reason}");
+                continue;
+            }
+            let guarded = handlers.layer(middleware::from_fn_with_state(
+                (shared.clone(), entry.name.clone()),
+                require_enabled,
+            ));
+            app = app.route(&path, guarded);
+            taken.push(path);
         }
     }
     for (name, slot) in &shared.backends {
@@ -215,4 +264,32 @@ pub(crate) fn router(shared: &Arc<Shared>, config: &WebConfig) -> Router {
             .layer(RequestBodyLimitLayer::new(config.body_limit))
             .layer(DefaultBodyLimit::max(config.body_limit)),
     )
+}
+
+#[cfg(test)]
+mod root_path_tests {
+    use super::root_path_refusal;
+
+    #[test]
+    fn root_paths_are_plain_and_never_the_servers_own() {
+        assert!(root_path_refusal("/chatops/message", &[]).is_ok());
+        for bad in [
+            "/plugins/x",
+            "/plugins",
+            "/backends/slack/events",
+            "/metrics",
+            "/healthz",
+            "/",
+            "",
+            "relative",
+            "/a/{id}",
+            "/a/*rest",
+            "/a//b",
+            "/trailing/",
+        ] {
+            assert!(root_path_refusal(bad, &[]).is_err(), "{bad}");
+        }
+        let taken = vec!["/chatops/message".to_owned()];
+        assert!(root_path_refusal("/chatops/message", &taken).is_err());
+    }
 }

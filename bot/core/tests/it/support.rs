@@ -138,6 +138,16 @@ pub struct Kit;
 
 #[async_trait]
 impl Plugin for Kit {
+    fn root_routes(&self, _ctx: PluginContext) -> Vec<(String, axum::routing::MethodRouter)> {
+        use axum::routing::get;
+        vec![
+            ("/compat/ping".to_owned(), get(|| async { "compat pong" })),
+            // Refused by the server: a reserved path and a duplicate.
+            ("/metrics".to_owned(), get(|| async { "fake metrics" })),
+            ("/compat/ping".to_owned(), get(|| async { "second" })),
+        ]
+    }
+
     fn routes(&self, _ctx: PluginContext) -> Option<axum::Router> {
         use axum::routing::{get, post};
         Some(

@@ -164,3 +164,34 @@ async fn a_panicking_route_answers_500_and_the_server_keeps_serving() {
         200
     );
 }
+
+#[tokio::test]
+async fn plugins_root_routes_are_served_but_never_over_the_servers_own() {
+    let bot = TestBot::builder()
+        .plugin(Kit)
+        .config("[bot]\nadmins = [\"test:root\"]")
+        .web()
+        .build()
+        .await;
+    let http = reqwest::Client::new();
+    let base = bot.web_url();
+    let ping = http
+        .get(format!("{base}/compat/ping"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), 200);
+    assert_eq!(ping.text().await.unwrap(), "compat pong");
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert_ne!(metrics.text().await.unwrap(), "fake metrics");
+    // A disabled plugin's root routes stop answering too.
+    bot.say("test:root", "!plugins disable kit").await;
+    bot.next_reply().await;
+    let ping = http
+        .get(format!("{base}/compat/ping"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), 503);
+}
