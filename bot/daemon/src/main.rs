@@ -3,6 +3,7 @@
 
 mod config;
 mod secrets_cmd;
+mod st2_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ enum Cmd {
     },
     /// Read and write the configured secrets store (values never on the command line).
     Secrets(secrets_cmd::SecretsArgs),
+    /// StackStorm tools: `alias-test` checks an action-alias format against a command offline.
+    St2(st2_cmd::St2Args),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +82,10 @@ fn registry() -> Registry {
         })
         .plugin("sentry", |setup: PluginSetup| {
             let plugin = ferrbot_plugin_sentry::SentryPlugin::from_config(setup.config)?;
+            Ok(Arc::new(plugin) as Arc<dyn ferrbot::Plugin>)
+        })
+        .plugin("st2", |setup: PluginSetup| {
+            let plugin = ferrbot_plugin_st2::St2Plugin::from_config(setup.config)?;
             Ok(Arc::new(plugin) as Arc<dyn ferrbot::Plugin>)
         })
 }
@@ -314,6 +321,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::CheckConfig { file } => runtime.block_on(check_config(&file)),
+        Cmd::St2(args) => st2_cmd::run(args),
         Cmd::Secrets(args) => {
             let result = runtime.block_on(secrets_cmd::run(args, &registry()));
             runtime.shutdown_timeout(std::time::Duration::from_millis(500));

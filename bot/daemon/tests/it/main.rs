@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod secrets;
+mod st2;
 
 pub(crate) fn ferrbot() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrbot"));
