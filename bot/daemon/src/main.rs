@@ -88,6 +88,10 @@ fn registry() -> Registry {
             let plugin = ferrbot_plugin_st2::St2Plugin::from_config(setup.config)?;
             Ok(Arc::new(plugin) as Arc<dyn ferrbot::Plugin>)
         })
+        .plugin("incident", |setup: PluginSetup| {
+            let plugin = ferrbot_plugin_incident::IncidentPlugin::from_config(setup.config)?;
+            Ok(Arc::new(plugin) as Arc<dyn ferrbot::Plugin>)
+        })
 }
 
 fn init_logging(format: LogFormat, filter: &str) {
