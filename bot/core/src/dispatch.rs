@@ -368,7 +368,14 @@ async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
         room: &origin.room,
         direct: origin.direct,
     };
-    if let Decision::Deny(reason) = shared.acl.check(&name, entry.spec.access, caller) {
+    // An alias is checked as the command it stands for, with the stricter of both accesses.
+    let access = entry
+        .spec
+        .alias_of
+        .as_ref()
+        .and_then(|canonical| shared.commands.by_name.get(canonical))
+        .map_or(entry.spec.access, |c| c.spec.access.max(entry.spec.access));
+    if let Decision::Deny(reason) = shared.acl.check(entry.spec.acl_name(), access, caller) {
         tracing::info!(command = %name, user = %origin.author.id, room = %origin.room, "command denied");
         deliver(shared, origin, Reply::text(format!("Sorry, {reason}.")));
         shared.metrics.command(&name, "denied", 0.0);

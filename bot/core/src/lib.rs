@@ -57,6 +57,15 @@ pub mod store;
 pub mod testing;
 pub mod web;
 
+/// The secrets API plugins reach through their context ([`PluginContext::secrets`],
+/// [`Ctx::caller_credentials`]): values that never print, expiries, errors. Plugins use it
+/// from here and depend on the core alone.
+pub mod secrets {
+    pub use ferrbot_secrets::{
+        CredentialCache, Expiry, PluginSecrets, SecretValue, SecretsError, UserCredentials,
+    };
+}
+
 pub use backend::{Backend, BackendError, BackendEvent, Capabilities, Inbox};
 pub use context::{Chat, Ctx, PluginContext};
 pub use error::{CommandError, CommandResult};

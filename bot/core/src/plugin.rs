@@ -18,7 +18,19 @@ use crate::error::{CommandError, CommandResult};
 use crate::message::Reply;
 
 /// Who may run a command by default (access rules in config can narrow it further).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Ordered from the widest to the narrowest.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     /// Anyone the access rules allow.
@@ -77,6 +89,7 @@ pub struct CommandSpec {
     pub(crate) access: Access,
     pub(crate) hidden: bool,
     pub(crate) raw_text: bool,
+    pub(crate) alias_of: Option<String>,
     pub(crate) handler: Arc<dyn CommandHandler>,
 }
 
@@ -205,6 +218,7 @@ impl CommandSpec {
             access: Access::Everyone,
             hidden: false,
             raw_text: false,
+            alias_of: None,
             handler: Arc::new(RawHandler(handler)),
         }
     }
@@ -226,6 +240,7 @@ impl CommandSpec {
             access,
             hidden: false,
             raw_text: false,
+            alias_of: None,
             handler: Arc::new(TypedHandler {
                 cmd,
                 run: Arc::new(run),
@@ -263,6 +278,19 @@ impl CommandSpec {
     pub fn raw_text(mut self) -> Self {
         self.raw_text = true;
         self
+    }
+
+    /// Marks it as another name for `command` (`inc resolve` for `incident resolve`):
+    /// `[[bot.acl]]` rules and the `Admins` access of `command` then apply to this name too,
+    /// so an alias never gets around a rule written for the command it stands for.
+    pub fn alias_of(mut self, command: &str) -> Self {
+        self.alias_of = Some(normalise_name(command));
+        self
+    }
+
+    /// The name access rules are checked against: the command it is an alias of, or its own.
+    pub fn acl_name(&self) -> &str {
+        self.alias_of.as_deref().unwrap_or(&self.name)
     }
 
     /// The command's name (`st2 auth`).

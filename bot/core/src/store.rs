@@ -273,7 +273,7 @@ impl Store {
     }
 
     async fn ensure_migration_table(&self) -> Result<(), StoreError> {
-        sqlx::query(
+        let created = sqlx::query(
             "CREATE TABLE IF NOT EXISTS ferrbot_migrations (
                 owner TEXT NOT NULL,
                 version BIGINT NOT NULL,
@@ -283,8 +283,19 @@ impl Store {
             )",
         )
         .execute(&self.pool)
-        .await
-        .map_err(query_err("creating the migrations table"))?;
+        .await;
+        if let Err(err) = created {
+            // PostgreSQL's IF NOT EXISTS is not atomic: when two processes create the table at
+            // once on a fresh database, the loser fails on the catalog's unique index. The
+            // table exists then, and that is all that is needed.
+            let exists = sqlx::query("SELECT 1 FROM ferrbot_migrations WHERE 1 = 0")
+                .execute(&self.pool)
+                .await
+                .is_ok();
+            if !exists {
+                return Err(query_err("creating the migrations table")(err));
+            }
+        }
         Ok(())
     }
 

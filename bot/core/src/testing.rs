@@ -212,6 +212,7 @@ pub struct TestBackend {
     sent: mpsc::UnboundedSender<Sent>,
     ops: Mutex<Vec<Op>>,
     failures: Mutex<VecDeque<BackendError>>,
+    op_failures: Mutex<VecDeque<BackendError>>,
     room_admins: Mutex<Vec<(RoomId, UserId)>>,
     next_id: AtomicU64,
 }
@@ -229,11 +230,15 @@ impl TestBackend {
     }
 
     fn gate(&self, supported: bool, op: &'static str) -> Result<(), BackendError> {
-        if supported {
-            Ok(())
-        } else {
-            Err(BackendError::unsupported(op))
+        if !supported {
+            return Err(BackendError::unsupported(op));
         }
+        let failure = self
+            .op_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front();
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -466,6 +471,7 @@ impl TestBotBuilder {
                 sent: tx.clone(),
                 ops: Mutex::new(Vec::new()),
                 failures: Mutex::new(VecDeque::new()),
+                op_failures: Mutex::new(VecDeque::new()),
                 room_admins: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(0),
             });
@@ -733,6 +739,16 @@ impl TestBot {
     pub fn fail_sends(&self, backend: &str, errors: impl IntoIterator<Item = BackendError>) {
         self.backend_of(backend)
             .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(errors);
+    }
+
+    /// Makes the backend's next supported operations other than sending (edit, create room,
+    /// invite, topic, archive, pin, react) fail with these errors, in order.
+    pub fn fail_ops(&self, backend: &str, errors: impl IntoIterator<Item = BackendError>) {
+        self.backend_of(backend)
+            .op_failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(errors);

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ferrbot_secrets::SecretValue;
+use ferrbot::secrets::SecretValue;
 use tokio::sync::Mutex;
 
 use crate::client::{St2Client, St2Error, TokenRequest};

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use ferrbot_secrets::SecretValue;
+use ferrbot::secrets::SecretValue;
 use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferrbot::error::ConfigError;
-use ferrbot_secrets::SecretValue;
+use ferrbot::secrets::SecretValue;
 use serde::Deserialize;
 
 use crate::client::Endpoints;

@@ -5,13 +5,13 @@
 //! - [`Credential`] is exactly one of `X-Auth-Token` or `St2-Api-Key` (StackStorm answers 401
 //!   when a request carries both or neither), so a request can never carry two.
 //! - [`UserCredential`] is what `serverside` and `clientside` RBAC cache per chat user under
-//!   the name [`USER_CREDENTIAL_NAME`] in [`ferrbot_secrets::UserCredentials`], with the
+//!   the name [`USER_CREDENTIAL_NAME`] in [`ferrbot::secrets::UserCredentials`], with the
 //!   token's expiry as the entry's expiry. It serialises to JSON; its secret is redacted in
 //!   `Debug`.
 
 use std::fmt;
 
-use ferrbot_secrets::SecretValue;
+use ferrbot::secrets::SecretValue;
 use serde::{Deserialize, Serialize};
 
 /// The name under which a chat user's StackStorm credential is cached.

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use ferrbot::context::Ctx;
-use ferrbot_secrets::{Expiry, UserCredentials};
+use ferrbot::secrets::{Expiry, UserCredentials};
 
 use crate::App;
 use crate::client::{St2Error, TokenRequest};

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
+use ferrbot::secrets::SecretValue;
 use ferrbot::web::json_error;
-use ferrbot_secrets::SecretValue;
 
 use crate::App;
 use crate::announce::{self, Announcement};

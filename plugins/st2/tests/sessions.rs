@@ -21,6 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fake_st2::FakeSt2;
 use ferrbot::plugin::{Manifest, Plugin};
+use ferrbot::secrets::SecretValue;
 use ferrbot::store::Store;
 use ferrbot::testing::{Sent, TestBot};
 use ferrbot::{PluginContext, UserId};
@@ -29,7 +30,7 @@ use ferrbot_plugin_st2::credential::{
     Credential, CredentialKind, CredentialSource, USER_CREDENTIAL_NAME, UserCredential,
 };
 use ferrbot_plugin_st2::sessions::{BotCredentialFn, SessionSettings, Sessions};
-use ferrbot_secrets::{SecretStore, SecretValue};
+use ferrbot_secrets::SecretStore;
 use tracing_subscriber::fmt::MakeWriter;
 
 const ALICE_PASSWORD: &str = "alice-Pa55word-zq81";

@@ -274,6 +274,11 @@ async fn access_rules_allow_deny_and_explain() {
         refused,
         "Sorry, you are not allowed to run `greet`; ask a bot admin for access."
     );
+    // An alias is bound by the rules of the command it stands for.
+    bot.say("test:bob", "!hi x").await;
+    assert_eq!(bot.next_reply().await.text(), refused);
+    bot.say("test:alice", "!hi x").await;
+    assert!(bot.next_reply().await.text().starts_with("Hello, x!"));
 
     bot.say_in("test:random", "test:alice", "!echo hi").await;
     assert!(
@@ -291,6 +296,12 @@ async fn access_rules_allow_deny_and_explain() {
     );
 
     bot.say("test:bob", "!nuke").await;
+    assert_eq!(
+        bot.next_reply().await.text(),
+        "Sorry, only bot admins may run `nuke`."
+    );
+    // An alias of an admin-only command is admin-only too.
+    bot.say("test:bob", "!kaboom").await;
     assert_eq!(
         bot.next_reply().await.text(),
         "Sorry, only bot admins may run `nuke`."

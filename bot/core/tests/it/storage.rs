@@ -150,6 +150,70 @@ async fn postgres_store_meets_the_contract() {
 }
 
 #[tokio::test]
+async fn processes_starting_at_once_on_a_fresh_postgres_all_open_it() {
+    let Some(url) = postgres_url() else { return };
+    // A fresh schema stands in for a fresh database: nothing exists in it yet.
+    let schema = unique("fresh").replace('-', "_");
+    let admin = Store::open(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let fresh = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    // Another process is creating the migrations table right now: its transaction has not
+    // committed yet, so our CREATE TABLE IF NOT EXISTS waits on it and then meets its row in
+    // the catalog. That must not stop us from starting.
+    let mut other = admin.pool().begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {schema}.ferrbot_migrations (owner TEXT NOT NULL, version BIGINT NOT NULL, \
+         name TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))"
+    )))
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let migrations = [Migration::new(1, "t", "CREATE TABLE race_t (x BIGINT)")];
+    let starting = tokio::spawn({
+        let fresh = fresh.clone();
+        async move {
+            futures_util::future::join_all((0..4).map(|_| async {
+                let store = Store::open(&fresh).await?;
+                store.migrate("plugin-race", &migrations).await?;
+                Ok::<_, ferrbot::store::StoreError>(store)
+            }))
+            .await
+        }
+    });
+    // Give the stores time to reach the CREATE and wait on the other transaction.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    other.commit().await.unwrap();
+    for store in starting.await.unwrap() {
+        store.expect("every process opens the store and migrates");
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = $1",
+    )
+    .bind(&schema)
+    .fetch_all(admin.pool())
+    .await
+    .unwrap();
+    for table in ["ferrbot_migrations", "race_t"] {
+        assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
+    }
+    let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {schema}.ferrbot_migrations WHERE owner = 'plugin-race'"
+    )))
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(applied, 1, "the migration is recorded once");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn bad_urls_and_passwords_never_leak() {
     let err = Store::open("mysql://root:hunter2@localhost/db")
         .await

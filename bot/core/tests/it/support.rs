@@ -171,6 +171,19 @@ impl Plugin for Kit {
             .description("test commands")
             .command::<Echo>()
             .command::<Greet>()
+            .command_spec(
+                CommandSpec::typed::<Greet>()
+                    .named("hi")
+                    .hidden()
+                    .alias_of("greet"),
+            )
+            .command_spec(
+                CommandSpec::raw("kaboom", "Nuke, by another name", |_ctx, _words| async {
+                    Ok(Reply::text("nuked"))
+                })
+                .hidden()
+                .alias_of("nuke"),
+            )
             .command::<Slow>()
             .command::<Boom>()
             .command::<Broken>()

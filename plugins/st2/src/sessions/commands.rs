@@ -3,8 +3,8 @@
 use ferrbot::error::CommandError;
 use ferrbot::id::{Target, UserId};
 use ferrbot::markup::Markup;
+use ferrbot::secrets::SecretValue;
 use ferrbot::{Access, CommandResult, CommandSpec, Ctx, OutgoingMessage, Reply};
-use ferrbot_secrets::SecretValue;
 
 use super::links::{SHORT_ID_LEN, normalise_word};
 use super::{SessionError, Sessions};
@@ -71,7 +71,8 @@ pub(super) fn specs(sessions: &Sessions) -> Vec<CommandSpec> {
             &format!("{w}session_start"),
             "Same as session start (err-stackstorm's name).",
         )
-        .hidden(),
+        .hidden()
+        .alias_of(&format!("{w} session start")),
         end,
         list,
         cancel,

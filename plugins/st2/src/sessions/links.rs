@@ -4,8 +4,8 @@
 //! shared word (never the word), when it expires, how many attempts failed, and whether it
 //! was used. Its id is 256 random bits in hex: the URL is the only way to reach it.
 
+use ferrbot::secrets::SecretValue;
 use ferrbot::store::{KvStore, StoreError};
-use ferrbot_secrets::SecretValue;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

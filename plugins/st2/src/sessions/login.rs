@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferrbot_secrets::SecretValue;
+use ferrbot::secrets::SecretValue;
 
 use super::BotCredentialFn;
 use super::page::Method;
@@ -109,7 +109,7 @@ pub(crate) struct Accepted {
     /// The credential for the user.
     pub credential: UserCredential,
     /// How long the secrets store keeps it.
-    pub keep: ferrbot_secrets::Expiry,
+    pub keep: ferrbot::secrets::Expiry,
 }
 
 /// The tools a check needs.
@@ -165,7 +165,7 @@ impl Checker<'_> {
                         CredentialSource::Clientside,
                         self.now,
                     ),
-                    keep: ferrbot_secrets::Expiry::At(issued.expiry),
+                    keep: ferrbot::secrets::Expiry::At(issued.expiry),
                 })
             }
             Method::Token => {
@@ -224,7 +224,7 @@ impl Checker<'_> {
                 CredentialSource::Clientside,
                 self.now,
             ),
-            keep: ferrbot_secrets::Expiry::After(self.credential_ttl),
+            keep: ferrbot::secrets::Expiry::After(self.credential_ttl),
         }
     }
 }

@@ -119,7 +119,7 @@ pub enum SessionError {
     Store(#[from] ferrbot::store::StoreError),
     /// The secrets store failed.
     #[error("the bot's secrets store failed: {0}")]
-    Secrets(#[from] ferrbot_secrets::SecretsError),
+    Secrets(#[from] ferrbot::secrets::SecretsError),
 }
 
 /// The clientside session service: commands and the login page. Cheap to clone.

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use ferrbot::secrets::SecretValue;
 use ferrbot_plugin_st2::credential::{
     Credential, CredentialSource, USER_CREDENTIAL_NAME, UserCredential,
 };
-use ferrbot_secrets::SecretValue;
 
 use crate::support::{bot, find, section, st2};
 
