@@ -12,13 +12,16 @@
 //! - [`store`]: reads, and changes inside one transaction with their timeline event.
 //! - [`state`]: the state machine; [`policy`]: who may change what; [`reference`]: `42`,
 //!   `#42`, `inc-42` and the target incident when none is named.
-//! - [`commands`]: the `!incident …` commands; [`report`] and [`stats`]: reports and metrics.
-//! - [`util`] and [`auto`]: pure helpers and the (not yet wired) automatic behaviour.
+//! - [`commands`]: the `!incident …` commands; [`report`] and [`stats`]: reports and metrics;
+//!   [`metrics`]: Prometheus gauges and histograms refreshed from the store.
+//! - [`util`]: pure helpers; [`auto`]: automatic behaviour (headline post, incident rooms
+//!   and threads, timeline capture of pinned and reacted messages, reminders).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrbot::backend::MessageEvent;
 use ferrbot::context::PluginContext;
 use ferrbot::error::ConfigError;
 use ferrbot::plugin::{Manifest, Plugin, PluginError};
@@ -26,6 +29,7 @@ use ferrbot::plugin::{Manifest, Plugin, PluginError};
 pub mod auto;
 pub mod commands;
 pub mod config;
+pub mod metrics;
 pub mod migrations;
 pub mod model;
 pub mod notify;
@@ -88,6 +92,10 @@ impl Plugin for IncidentPlugin {
             .migrate()
             .await
             .map_err(|e| PluginError(format!("incident plugin: {e}")))?;
+        auto::headline::Settings::from_config(&self.app.config)
+            .save(&ctx)
+            .await
+            .map_err(|e| PluginError(format!("incident plugin: keeping headline settings: {e}")))?;
         let job_ctx = ctx.clone();
         ctx.every("ack-expiry", ACK_EXPIRY_EVERY, move || {
             let ctx = job_ctx.clone();
@@ -105,6 +113,18 @@ impl Plugin for IncidentPlugin {
                 }
             }
         });
+        auto::reminder_jobs::schedule(&ctx, self.app.clone());
+        metrics::start(&ctx, self.app.config.severities.len()).await;
         Ok(())
+    }
+
+    async fn on_message_event(&self, ctx: PluginContext, event: MessageEvent) {
+        match auto::capture::apply(&ctx, &self.app.config.timeline_reaction, event).await {
+            Ok(Some(event)) => notify::after_change_logged(&ctx, &event).await,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "capturing a message into the timeline failed")
+            }
+        }
     }
 }

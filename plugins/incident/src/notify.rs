@@ -3,6 +3,9 @@
 //! Argus semantics, source, origin, open/acked/stateful) and the event's kind, inside one of
 //! its timeslots, gets one line — by direct message or in its room. Private incidents notify
 //! nobody. Delivery failures are logged and never undo or fail the change.
+//!
+//! [`after_change_logged`] is the one hook after every change: it also brings the headline
+//! post and the incident room's topic up to date.
 
 use ferrbot::context::PluginContext;
 use ferrbot::id::{RoomId, Target, UserId};
@@ -108,9 +111,18 @@ pub async fn after_change(ctx: &PluginContext, event: &TimelineEvent) -> Result<
     Ok(sent)
 }
 
-/// [`after_change`], with failures logged.
+/// Everything that follows a committed change, failures logged: subscriber notification
+/// ([`after_change`]), the headline post ([`crate::auto::headline::after_change`]) and the
+/// incident room's topic ([`crate::auto::rooms::after_change`]). Called by every command
+/// that changes an incident and by the ack-expiry job.
 pub async fn after_change_logged(ctx: &PluginContext, event: &TimelineEvent) {
     if let Err(err) = after_change(ctx, event).await {
         tracing::warn!(error = %err, event = event.id, "notifying subscribers failed");
+    }
+    if let Err(err) = crate::auto::headline::after_change(ctx, event).await {
+        tracing::warn!(error = %err, event = event.id, "updating the headline failed");
+    }
+    if let Err(err) = crate::auto::rooms::after_change(ctx, event).await {
+        tracing::warn!(error = %err, event = event.id, "updating the room topic failed");
     }
 }

@@ -1102,3 +1102,150 @@ pub async fn put_reminder(c: &mut AnyConnection, r: &ReminderState) -> Result<()
     .map_err(q("writing a reminder"))?;
     Ok(())
 }
+
+// --- automation (AUTO) ---
+
+/// Sets where an incident's conversation lives: its room and, for the thread fallback, the
+/// thread under its headline.
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_place(
+    c: &mut AnyConnection,
+    incident: u64,
+    room: Option<&str>,
+    thread: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE incident_incidents SET room = $2, thread = $3 WHERE id = $1")
+        .bind(sql_id(incident))
+        .bind(room)
+        .bind(thread)
+        .execute(&mut *c)
+        .await
+        .map_err(q("setting the incident's room"))?;
+    Ok(())
+}
+
+/// Records the headline post: its message id in `announcement`, its room under
+/// `external.headline_room` (other external keys are kept).
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_headline(
+    c: &mut AnyConnection,
+    incident: u64,
+    message: &str,
+    room: &str,
+) -> Result<(), DbError> {
+    let row = sqlx::query("SELECT external FROM incident_incidents WHERE id = $1")
+        .bind(sql_id(incident))
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(q("reading the incident's external keys"))?;
+    let Some(row) = row else { return Ok(()) };
+    let text: String = get(&row, "external")?;
+    let mut external: serde_json::Map<String, serde_json::Value> = json("external", &text)?;
+    external.insert("headline_room".into(), serde_json::Value::from(room));
+    sqlx::query("UPDATE incident_incidents SET announcement = $2, external = $3 WHERE id = $1")
+        .bind(sql_id(incident))
+        .bind(message)
+        .bind(to_json("external", &external)?)
+        .execute(&mut *c)
+        .await
+        .map_err(q("recording the headline post"))?;
+    Ok(())
+}
+
+/// The newest timeline event that captured chat message `message_ref` (deleted ones
+/// included).
+///
+/// # Errors
+/// When the database fails.
+pub async fn event_by_message(
+    c: &mut AnyConnection,
+    message_ref: &str,
+) -> Result<Option<TimelineEvent>, DbError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLS} FROM incident_events WHERE message_ref = $1 ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(message_ref)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(q("finding a captured message"))?;
+    row.as_ref().map(event_from_row).transpose()
+}
+
+/// Links an event to the chat message it captured.
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_message_ref(
+    c: &mut AnyConnection,
+    event: u64,
+    message_ref: &str,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE incident_events SET message_ref = $2 WHERE id = $1")
+        .bind(sql_id(event))
+        .bind(message_ref)
+        .execute(&mut *c)
+        .await
+        .map_err(q("linking an event to its message"))?;
+    Ok(())
+}
+
+// --- reminders (REM) ---
+
+/// Every reminder state of an incident.
+///
+/// # Errors
+/// When the database fails.
+pub async fn reminders(
+    c: &mut AnyConnection,
+    incident: u64,
+) -> Result<Vec<ReminderState>, DbError> {
+    let rows = sqlx::query(
+        "SELECT reminder, last_sent_at, sent_count, snoozed_until FROM incident_reminders \
+         WHERE incident = $1 ORDER BY reminder",
+    )
+    .bind(sql_id(incident))
+    .fetch_all(&mut *c)
+    .await
+    .map_err(q("reading reminders"))?;
+    rows.iter()
+        .map(|row| {
+            let count: i64 = get(row, "sent_count")?;
+            Ok(ReminderState {
+                incident,
+                key: get(row, "reminder")?,
+                last_sent_at: opt_ts("reminder time", get(row, "last_sent_at")?)?,
+                count: u32::try_from(count)
+                    .map_err(|e| corrupt("reminder count", e.to_string()))?,
+                snoozed_until: opt_ts("reminder time", get(row, "snoozed_until")?)?,
+            })
+        })
+        .collect()
+}
+
+/// Sets (or clears) when a reminder is snoozed until, keeping its count and last send.
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_reminder_snooze(
+    c: &mut AnyConnection,
+    incident: u64,
+    key: &str,
+    until: Option<Timestamp>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO incident_reminders (incident, reminder, sent_count, snoozed_until) \
+         VALUES ($1, $2, 0, $3) ON CONFLICT (incident, reminder) DO UPDATE \
+         SET snoozed_until = excluded.snoozed_until",
+    )
+    .bind(sql_id(incident))
+    .bind(key)
+    .bind(opt_secs(until))
+    .execute(&mut *c)
+    .await
+    .map_err(q("snoozing a reminder"))?;
+    Ok(())
+}

@@ -14,7 +14,8 @@ const SUB: &str = "chat:sam";
 
 #[tokio::test]
 async fn check4_ack_expiry_renotifies_unacked_subscribers() {
-    let bot = bot_with("chat", caps::slack(), "").await;
+    // The no-lead reminder would speak in the silence this test listens to.
+    let bot = bot_with("chat", caps::slack(), "[reminders]\nno_lead = false\n").await;
     let reply = ask(
         &bot,
         SUB,

@@ -198,8 +198,11 @@ async fn unack(app: Arc<App>, a: Unack, ctx: Ctx) -> CommandResult {
     )))
 }
 
-/// Records an `ack_expired` event for every ack that expired by `now` (once each); returns
-/// the events, for re-notification.
+/// Records an `ack_expired` event for every ack that expired by `now` (once each: the ack
+/// is marked in the same transaction, so neither a rerun nor a restart repeats it); returns
+/// the events to re-notify subscribers of — one per incident (the latest), and none for an
+/// incident that is no longer open (an ack running out after the resolution is recorded, but
+/// nobody needs to act on it).
 ///
 /// # Errors
 /// When the database fails; nothing of that ack is written then.
@@ -211,13 +214,16 @@ pub async fn record_expired(
         let mut c = store.read().await?;
         store::expired_acks(&mut c, now).await?
     };
-    let mut done = Vec::new();
+    let mut done: Vec<TimelineEvent> = Vec::new();
     for ack in expired {
         let mut tx = store.begin().await?;
         // Under the write lock: another run may have recorded it meanwhile.
         if !store::mark_expiry_recorded(&mut tx, ack.id).await? {
             continue;
         }
+        let open = store::incident(&mut tx, ack.incident)
+            .await?
+            .is_some_and(|i| i.state.is_open() || i.state == crate::model::State::Stateless);
         let at = ack.expires_at.unwrap_or(now);
         let event = store::append_event(
             &mut tx,
@@ -233,7 +239,10 @@ pub async fn record_expired(
         )
         .await?;
         store::commit(tx).await?;
-        done.push(event);
+        if open {
+            done.retain(|e| e.incident != event.incident);
+            done.push(event);
+        }
     }
     Ok(done)
 }

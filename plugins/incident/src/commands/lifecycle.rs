@@ -282,6 +282,9 @@ async fn declare(app: Arc<App>, a: Declare, ctx: Ctx) -> CommandResult {
         store::set_focus(&mut tx, &ctx.room().to_string(), Some(id), &me, now).await?;
     }
     store::commit(tx).await?;
+    // Headline, room or thread: never fails the declare; what happened is said below.
+    let placed =
+        crate::auto::rooms::on_declare(&app.config, &ctx, ctx.room(), &incident, a.no_room).await;
     // Report-only incidents are news to nobody.
     if !a.retro {
         crate::notify::after_change_logged(&ctx, &event).await;
@@ -306,6 +309,10 @@ async fn declare(app: Arc<App>, a: Declare, ctx: Ctx) -> CommandResult {
             " This room's focus is now #{id}; started {}.",
             when(&app, started_at)
         ));
+    }
+    for extra in placed {
+        line.push(' ');
+        line.push_str(&extra);
     }
     Ok(Reply::text(line))
 }

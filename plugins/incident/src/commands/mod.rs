@@ -28,6 +28,8 @@ pub mod ack;
 pub mod edit;
 pub mod lifecycle;
 pub mod links;
+pub mod remind;
+pub mod rooms;
 pub mod subscribe;
 pub mod view;
 pub mod work;
@@ -170,7 +172,8 @@ where
         .get_about()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let mut names = vec![(format!("incident {name}").trim().to_owned(), false)];
+    let canonical = format!("incident {name}").trim().to_owned();
+    let mut names = vec![(canonical.clone(), false)];
     names.push((format!("inc {name}").trim().to_owned(), true));
     for alias in aliases {
         names.push((format!("incident {alias}"), true));
@@ -194,7 +197,12 @@ where
                 }
             })
             .raw_text();
-            if hidden { spec.hidden() } else { spec }
+            if hidden {
+                // `inc resolve` obeys the access rules written for `incident resolve`.
+                spec.hidden().alias_of(&canonical)
+            } else {
+                spec
+            }
         })
         .collect()
 }
@@ -209,6 +217,8 @@ pub fn specs(app: &Arc<App>) -> Vec<CommandSpec> {
     all.extend(links::specs(app));
     all.extend(subscribe::specs(app));
     all.extend(view::specs(app));
+    all.extend(remind::specs(app));
+    all.extend(rooms::specs(app));
     all
 }
 
@@ -308,6 +318,10 @@ const HELP: &[(&str, Factory)] = &[
     ),
     ("update", <work::Update as clap::CommandFactory>::command),
     ("join", <work::Join as clap::CommandFactory>::command),
+    ("invite", <rooms::Invite as clap::CommandFactory>::command),
+    ("room", <rooms::RoomCmd as clap::CommandFactory>::command),
+    ("rename", <rooms::Rename as clap::CommandFactory>::command),
+    ("pin", <rooms::Pin as clap::CommandFactory>::command),
     ("leave", <work::Leave as clap::CommandFactory>::command),
     (
         "participants",
@@ -320,6 +334,7 @@ const HELP: &[(&str, Factory)] = &[
     ),
     ("report", <view::Report as clap::CommandFactory>::command),
     ("stats", <view::Stats as clap::CommandFactory>::command),
+    ("snooze", <remind::Snooze as clap::CommandFactory>::command),
     ("help", <view::Help as clap::CommandFactory>::command),
 ];
 

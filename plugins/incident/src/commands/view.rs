@@ -8,6 +8,7 @@ use ferrbot::error::{CommandError, CommandResult};
 use ferrbot::markup::Markup;
 use ferrbot::message::Reply;
 use ferrbot::plugin::CommandSpec;
+use sqlx::AnyConnection;
 
 use super::{App, Target, store_of, target, when, who};
 use crate::model::{Incident, State, TaskStatus, is_acked};
@@ -145,10 +146,53 @@ fn pick(t: &Target, id: &Option<String>) -> Option<String> {
     id.clone().or_else(|| t.incident.clone())
 }
 
+/// Whether `user` may see a private incident: bot admins, its lead and reporter, anyone who
+/// held a role in it and anyone who took part (also after leaving). Public ones: everybody.
+pub(crate) async fn may_see(
+    c: &mut AnyConnection,
+    incident: &Incident,
+    user: &str,
+    admin: bool,
+) -> Result<bool, CommandError> {
+    if !incident.private || admin {
+        return Ok(true);
+    }
+    if incident.lead.as_deref() == Some(user) || incident.reporter.as_deref() == Some(user) {
+        return Ok(true);
+    }
+    let (roles, participants) = super::people(c, incident.id).await?;
+    Ok(roles.iter().any(|r| r.user == user) || participants.iter().any(|p| p.user == user))
+}
+
+/// Refuses to show a private incident to someone outside it (logged as `access_denied`).
+pub(crate) async fn require_visible(
+    ctx: &Ctx,
+    c: &mut AnyConnection,
+    incident: &Incident,
+) -> Result<(), CommandError> {
+    let (user, admin) = super::caller(ctx);
+    if may_see(c, incident, &user, admin).await? {
+        return Ok(());
+    }
+    tracing::info!(
+        audit = "access_denied",
+        user = %user,
+        incident = incident.id,
+        command = ctx.command(),
+        "private incident not shown"
+    );
+    Err(CommandError::denied(format!(
+        "#{} is private: only its lead, reporter, role holders, participants and bot admins \
+         may see it",
+        incident.id
+    )))
+}
+
 async fn status(app: Arc<App>, a: Status, ctx: Ctx) -> CommandResult {
     let now = ctx.now();
     let mut c = store_of(&ctx).read().await?;
     let i = target(&ctx, &mut c, pick(&a.target, &a.id).as_deref()).await?;
+    require_visible(&ctx, &mut c, &i).await?;
     let acks = store::acks(&mut c, i.id).await?;
     let roles = store::roles(&mut c, i.id).await?;
     let tasks = store::tasks(&mut c, i.id).await?;
@@ -214,6 +258,21 @@ async fn status(app: Arc<App>, a: Status, ctx: Ctx) -> CommandResult {
         .filter(|t| t.status == TaskStatus::Open)
         .count();
     lines.push(format!("Open tasks: {open}"));
+    let snoozed: Vec<(String, jiff::Timestamp)> = store::reminders(&mut c, i.id)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.snoozed_until.filter(|u| *u > now).map(|u| (r.key, u)))
+        .collect();
+    if i.state.is_open()
+        && let Some(until) = snoozed.iter().map(|(_, u)| *u).max()
+    {
+        let keys: Vec<&str> = snoozed.iter().map(|(k, _)| k.as_str()).collect();
+        lines.push(format!(
+            "Reminders snoozed until {} ({})",
+            when(&app, until),
+            keys.join(", ")
+        ));
+    }
     Ok(Reply::text(lines.join("\n")))
 }
 
@@ -236,6 +295,7 @@ fn duration_line(app: &App, i: &Incident, now: jiff::Timestamp) -> String {
 async fn duration(app: Arc<App>, a: Duration, ctx: Ctx) -> CommandResult {
     let mut c = store_of(&ctx).read().await?;
     let i = target(&ctx, &mut c, pick(&a.target, &a.id).as_deref()).await?;
+    require_visible(&ctx, &mut c, &i).await?;
     Ok(Reply::text(format!(
         "#{}: {}",
         i.id,
@@ -309,16 +369,8 @@ async fn list(_app: Arc<App>, a: List, ctx: Ctx) -> CommandResult {
                 continue;
             }
         }
-        if i.private && !ctx.caller_is_admin() {
-            let inside = i.lead.as_deref() == Some(me.as_str())
-                || i.reporter.as_deref() == Some(me.as_str())
-                || store::participants(&mut c, i.id)
-                    .await?
-                    .iter()
-                    .any(|p| p.user == me);
-            if !inside {
-                continue;
-            }
+        if !may_see(&mut c, i, &me, ctx.caller_is_admin()).await? {
+            continue;
         }
         lines.push(format!(
             "{} #{} {} — {} · {} · lead {}",
@@ -343,6 +395,7 @@ async fn list(_app: Arc<App>, a: List, ctx: Ctx) -> CommandResult {
 async fn report(app: Arc<App>, a: Report, ctx: Ctx) -> CommandResult {
     let mut c = store_of(&ctx).read().await?;
     let incident = target(&ctx, &mut c, pick(&a.target, &a.id).as_deref()).await?;
+    require_visible(&ctx, &mut c, &incident).await?;
     let id = incident.id;
     let data = ReportData {
         events: store::events(&mut c, id).await?,

@@ -320,6 +320,7 @@ async fn timeline(app: Arc<App>, a: Timeline, ctx: Ctx) -> CommandResult {
         .transpose()?;
     let mut c = store_of(&ctx).read().await?;
     let incident = target(&ctx, &mut c, a.target.incident.as_deref()).await?;
+    super::view::require_visible(&ctx, &mut c, &incident).await?;
     let events = store::events(&mut c, incident.id).await?;
     let lines: Vec<String> = events
         .iter()
@@ -722,6 +723,13 @@ async fn membership(_app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandR
     let store = store_of(&ctx);
     let mut tx = store.begin().await?;
     let incident = target(&ctx, &mut tx, t.incident.as_deref()).await?;
+    if join && !super::view::may_see(&mut tx, &incident, &me, ctx.caller_is_admin()).await? {
+        // Joining would show a private incident to anyone: it takes an invitation.
+        return Err(CommandError::denied(format!(
+            "#{} is private: ask its lead or a responder to `invite` you",
+            incident.id
+        )));
+    }
     let changed = if join {
         store::join(&mut tx, incident.id, &me, now).await?
     } else {
@@ -758,6 +766,7 @@ async fn membership(_app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandR
 async fn participants(_app: Arc<App>, a: Participants, ctx: Ctx) -> CommandResult {
     let mut c = store_of(&ctx).read().await?;
     let incident = target(&ctx, &mut c, a.target.incident.as_deref()).await?;
+    super::view::require_visible(&ctx, &mut c, &incident).await?;
     let people = store::participants(&mut c, incident.id).await?;
     let roles = store::roles(&mut c, incident.id).await?;
     let lines: Vec<String> = people
