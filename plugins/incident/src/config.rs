@@ -8,10 +8,11 @@
 //! timezone = "Europe/Oslo"          # shown next to UTC in replies and reports
 //! ack_default_expiry = "30m"        # empty or absent: acks last until resolved
 //! create_room = "sev<=2"            # always | sev<=N | on_demand (alias key: `rooms`)
-//! announce_room = "slack:C0123"     # headline posts; absent: the room `declare` ran in
+//! announce_room = "slack:C0123"     # headline posts; absent: no headline
 //! report_room = "slack:C0456"       # headlines of report-only (retro) incidents
 //! room_name_template = "inc-{id}-{slug}"  # incident room names
 //! timeline_reaction = "pushpin"     # reaction that captures a message (📌 or :pushpin:)
+//! auto_join_after = 3               # messages in an incident's room that make a participant
 //! ```
 
 use ferrbot::error::ConfigError;
@@ -43,6 +44,7 @@ struct Raw {
     report_room: Option<String>,
     room_name_template: String,
     timeline_reaction: String,
+    auto_join_after: u32,
     reminders: RawReminders,
 }
 
@@ -63,6 +65,7 @@ impl Default for Raw {
             report_room: None,
             room_name_template: crate::util::slug::DEFAULT_TEMPLATE.into(),
             timeline_reaction: "pushpin".into(),
+            auto_join_after: 3,
             reminders: RawReminders::default(),
         }
     }
@@ -83,14 +86,17 @@ pub struct Config {
     pub ack_default_expiry: Option<SignedDuration>,
     /// When incidents get rooms of their own.
     pub create_room: RoomMode,
-    /// Where headline posts go (None: the room `declare` ran in); a room id.
+    /// Where headline posts go (None: no headline posts); a room id.
     pub announce_room: Option<String>,
-    /// Where report-only incidents' headlines go (None: the room `declare` ran in); a room id.
+    /// Where report-only incidents' headlines go (None: the announce room); a room id.
     pub report_room: Option<String>,
     /// Incident room names (`{id}`, `{slug}`).
     pub room_name_template: String,
     /// The reaction that captures a message into the timeline (name without colons, or emoji).
     pub timeline_reaction: String,
+    /// How many messages in an incident's room or thread make someone a participant (Dispatch's
+    /// observers); 0: never automatically.
+    pub auto_join_after: u32,
     /// Reminders (`[plugins.incident.reminders]`).
     pub reminders: Reminders,
 }
@@ -109,6 +115,7 @@ impl Default for Config {
             report_room: None,
             room_name_template: crate::util::slug::DEFAULT_TEMPLATE.into(),
             timeline_reaction: "pushpin".into(),
+            auto_join_after: 3,
             reminders: Reminders::default(),
         })
     }
@@ -244,6 +251,7 @@ impl Config {
             report_room: raw.report_room.map(|r| r.trim().to_owned()),
             room_name_template,
             timeline_reaction,
+            auto_join_after: raw.auto_join_after,
             reminders,
         })
     }

@@ -79,11 +79,14 @@ impl IncidentPlugin {
 #[async_trait]
 impl Plugin for IncidentPlugin {
     fn manifest(&self) -> Manifest {
-        commands::specs(&self.app).into_iter().fold(
-            Manifest::new(NAME, env!("CARGO_PKG_VERSION"))
-                .description("Incidents declared, run and reported from chat"),
-            Manifest::command_spec,
-        )
+        commands::specs(&self.app)
+            .into_iter()
+            .fold(
+                Manifest::new(NAME, env!("CARGO_PKG_VERSION"))
+                    .description("Incidents declared, run and reported from chat"),
+                Manifest::command_spec,
+            )
+            .matcher(auto::activity::matcher(&self.app))
     }
 
     async fn start(&self, ctx: PluginContext) -> Result<(), PluginError> {

@@ -1249,3 +1249,49 @@ pub async fn set_reminder_snooze(
     .map_err(q("snoozing a reminder"))?;
     Ok(())
 }
+
+// --- activity ---
+
+/// Counts one message by `user` in the incident's room or thread; true when `user` is (or
+/// was) a participant and was counted, false for an observer.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_message(
+    c: &mut AnyConnection,
+    incident: u64,
+    user: &str,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE incident_participants SET message_count = message_count + 1 \
+         WHERE incident = $1 AND user_id = $2",
+    )
+    .bind(sql_id(incident))
+    .bind(user)
+    .execute(&mut *c)
+    .await
+    .map_err(q("counting a message"))?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Sets a participant's message count (an observer who just became one).
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_message_count(
+    c: &mut AnyConnection,
+    incident: u64,
+    user: &str,
+    count: u64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE incident_participants SET message_count = $3 WHERE incident = $1 AND user_id = $2",
+    )
+    .bind(sql_id(incident))
+    .bind(user)
+    .bind(sql_id(count))
+    .execute(&mut *c)
+    .await
+    .map_err(q("setting a message count"))?;
+    Ok(())
+}

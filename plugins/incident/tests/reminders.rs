@@ -446,7 +446,9 @@ async fn a_private_incident_is_refused_by_id_to_outsiders_and_shown_to_insiders(
     // Joining a private incident takes an invitation: it would show it to anyone otherwise.
     let reply = cmd(&bot, B, &format!("!inc join #{id}")).await;
     assert!(
-        reply.contains(&format!("#{id} is private: ask its lead or a responder to `invite` you")),
+        reply.contains(&format!(
+            "#{id} is private: ask its lead or a responder to `invite` you"
+        )),
         "{reply}"
     );
     assert!(!reply.contains("Payroll"), "{reply}");

@@ -2,8 +2,10 @@
 //! by backend capability ([`placement`]), the reminder planner ([`reminders`]), subscription
 //! matching ([`subscriptions`]), the room topic ([`topic`]) — and the steps that act on them:
 //! the headline post ([`headline`]), incident rooms and threads ([`rooms`]) and timeline
-//! capture of chat messages ([`capture`]) and the reminder job ([`reminder_jobs`]).
+//! capture of chat messages ([`capture`]), message counts and observers who become
+//! participants ([`activity`]) and the reminder job ([`reminder_jobs`]).
 
+pub mod activity;
 pub mod capture;
 pub mod headline;
 pub mod placement;
