@@ -1,5 +1,6 @@
 //! `!incident` on the console backend, as an on-call engineer would run it: a whole incident
-//! piped from `declare` to `report`, and a `kill -9` after confirmed commands that loses nothing.
+//! piped from `declare` to `report`, and a `kill -9` after confirmed commands that loses nothing
+//! (incident, timeline, acknowledgement, subscription, tasks, reminder state).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -155,6 +156,7 @@ fn kill_9_after_confirmed_commands_loses_nothing() {
     bot.confirm("!inc note #1 failover started", "#1 noted");
     bot.confirm("!inc subscribe --here --tag service=payments", "S1 →");
     bot.confirm("!inc task add page the bank", "T1");
+    bot.confirm("!inc snooze 3h", "snoozed until");
     // No graceful shutdown: the process dies right after the last confirmation.
     bot.child.kill().unwrap();
     bot.child.wait().unwrap();
@@ -173,6 +175,7 @@ fn kill_9_after_confirmed_commands_loses_nothing() {
         "failover started",
         "service=payments",
         "page the bank",
+        "Reminders snoozed until",
     ] {
         assert!(
             stdout.contains(expected),
