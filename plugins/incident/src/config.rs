@@ -13,6 +13,8 @@
 //! room_name_template = "inc-{id}-{slug}"  # incident room names
 //! timeline_reaction = "pushpin"     # reaction that captures a message (📌 or :pushpin:)
 //! auto_join_after = 3               # messages in an incident's room that make a participant
+//! public_url = "https://bot.example.com"  # the bot's address, for `report --link`
+//! report_link_ttl = "24h"           # how long a report link works (at most 30 d)
 //! ```
 
 use ferrbot::error::ConfigError;
@@ -45,6 +47,8 @@ struct Raw {
     room_name_template: String,
     timeline_reaction: String,
     auto_join_after: u32,
+    public_url: Option<String>,
+    report_link_ttl: String,
     reminders: RawReminders,
 }
 
@@ -66,6 +70,8 @@ impl Default for Raw {
             room_name_template: crate::util::slug::DEFAULT_TEMPLATE.into(),
             timeline_reaction: "pushpin".into(),
             auto_join_after: 3,
+            public_url: None,
+            report_link_ttl: "24h".into(),
             reminders: RawReminders::default(),
         }
     }
@@ -97,6 +103,10 @@ pub struct Config {
     /// How many messages in an incident's room or thread make someone a participant (Dispatch's
     /// observers); 0: never automatically.
     pub auto_join_after: u32,
+    /// The bot's public address (`https://bot.example.com`, no trailing slash), for links.
+    pub public_url: Option<String>,
+    /// How long a report link works.
+    pub report_link_ttl: SignedDuration,
     /// Reminders (`[plugins.incident.reminders]`).
     pub reminders: Reminders,
 }
@@ -116,6 +126,8 @@ impl Default for Config {
             room_name_template: crate::util::slug::DEFAULT_TEMPLATE.into(),
             timeline_reaction: "pushpin".into(),
             auto_join_after: 3,
+            public_url: None,
+            report_link_ttl: SignedDuration::from_hours(24),
             reminders: Reminders::default(),
         })
     }
@@ -238,6 +250,30 @@ impl Config {
                 "give a reaction name (pushpin) or emoji (📌)",
             ));
         }
+        let public_url = match raw.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(u.trim_end_matches('/').to_owned())
+            }
+            Some(u) => {
+                return Err(err(
+                    "public_url",
+                    format!("`{u}` is not an http(s) address (https://bot.example.com)"),
+                ));
+            }
+        };
+        let report_link_ttl = parse_duration(&raw.report_link_ttl)
+            .map_err(|e| err("report_link_ttl", e))
+            .and_then(|d| {
+                if d <= SignedDuration::ZERO || d > SignedDuration::from_hours(30 * 24) {
+                    Err(err(
+                        "report_link_ttl",
+                        "give a duration above 0 and at most 30d",
+                    ))
+                } else {
+                    Ok(d)
+                }
+            })?;
         let reminders =
             Reminders::from_raw(raw.reminders, raw.timezone.as_deref(), raw.severities.len())?;
         Ok(Self {
@@ -252,6 +288,8 @@ impl Config {
             room_name_template,
             timeline_reaction,
             auto_join_after: raw.auto_join_after,
+            public_url,
+            report_link_ttl,
             reminders,
         })
     }

@@ -36,6 +36,7 @@ pub mod notify;
 pub mod policy;
 pub mod reference;
 pub mod report;
+pub mod report_link;
 pub mod state;
 pub mod stats;
 pub mod store;
@@ -119,6 +120,10 @@ impl Plugin for IncidentPlugin {
         auto::reminder_jobs::schedule(&ctx, self.app.clone());
         metrics::start(&ctx, self.app.config.severities.len()).await;
         Ok(())
+    }
+
+    fn routes(&self, ctx: PluginContext) -> Option<axum::Router> {
+        Some(report_link::router(self.app.clone(), ctx))
     }
 
     async fn on_message_event(&self, ctx: PluginContext, event: MessageEvent) {

@@ -87,6 +87,9 @@ pub struct Report {
     target: Target,
     /// The incident (42, #42 or inc-42).
     id: Option<String>,
+    /// A link to the report instead (readable without an account; see `report_link_ttl`).
+    #[arg(long)]
+    link: bool,
 }
 
 /// Counts and time to acknowledge, mitigate and resolve per severity (false alarms left out).
@@ -397,6 +400,10 @@ async fn report(app: Arc<App>, a: Report, ctx: Ctx) -> CommandResult {
     let incident = target(&ctx, &mut c, pick(&a.target, &a.id).as_deref()).await?;
     require_visible(&ctx, &mut c, &incident).await?;
     let id = incident.id;
+    if a.link {
+        drop(c);
+        return report_link(&app, &ctx, &incident).await;
+    }
     let data = ReportData {
         events: store::events(&mut c, id).await?,
         tasks: store::tasks(&mut c, id).await?,
@@ -409,6 +416,36 @@ async fn report(app: Arc<App>, a: Report, ctx: Ctx) -> CommandResult {
     Ok(Reply::markup(
         Markup::new().code_block(Some("markdown"), &text),
     ))
+}
+
+/// Hands out a report link; for a private incident only in a direct message.
+async fn report_link(app: &App, ctx: &Ctx, incident: &Incident) -> CommandResult {
+    let Some(public_url) = app.config.public_url.as_deref() else {
+        return Err(CommandError::user(
+            "report links need the bot's public address: a bot admin sets \
+             `[plugins.incident] public_url`",
+        ));
+    };
+    let expires_at = ctx
+        .now()
+        .checked_add(app.config.report_link_ttl)
+        .map_err(|e| CommandError::user(e.to_string()))?;
+    let key = crate::report_link::create(&ctx.plugin().store(), incident.id, expires_at).await?;
+    let line = format!(
+        "Report of #{} {}: {} (works until {})",
+        incident.id,
+        incident.title,
+        crate::report_link::url(public_url, incident.id, &key),
+        super::when(app, expires_at)
+    );
+    if incident.private {
+        ctx.reply_private(line);
+        return Ok(Reply::text(format!(
+            "#{} is private: I sent you its report link in a direct message.",
+            incident.id
+        )));
+    }
+    Ok(Reply::text(line))
 }
 
 async fn stats(app: Arc<App>, a: Stats, ctx: Ctx) -> CommandResult {
