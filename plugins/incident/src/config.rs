@@ -15,6 +15,7 @@
 //! auto_join_after = 3               # messages in an incident's room that make a participant
 //! public_url = "https://bot.example.com"  # the bot's address, for `report --link`
 //! report_link_ttl = "24h"           # how long a report link works (at most 30 d)
+//! process_url = "https://wiki.example.com/incidents"  # linked from welcome messages
 //! ```
 
 use ferrbot::error::ConfigError;
@@ -49,6 +50,7 @@ struct Raw {
     auto_join_after: u32,
     public_url: Option<String>,
     report_link_ttl: String,
+    process_url: Option<String>,
     reminders: RawReminders,
 }
 
@@ -72,6 +74,7 @@ impl Default for Raw {
             auto_join_after: 3,
             public_url: None,
             report_link_ttl: "24h".into(),
+            process_url: None,
             reminders: RawReminders::default(),
         }
     }
@@ -107,6 +110,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a report link works.
     pub report_link_ttl: SignedDuration,
+    /// The team's incident process, linked from welcome messages.
+    pub process_url: Option<String>,
     /// Reminders (`[plugins.incident.reminders]`).
     pub reminders: Reminders,
 }
@@ -128,6 +133,7 @@ impl Default for Config {
             auto_join_after: 3,
             public_url: None,
             report_link_ttl: SignedDuration::from_hours(24),
+            process_url: None,
             reminders: Reminders::default(),
         })
     }
@@ -290,6 +296,10 @@ impl Config {
             auto_join_after: raw.auto_join_after,
             public_url,
             report_link_ttl,
+            process_url: raw
+                .process_url
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty()),
             reminders,
         })
     }

@@ -72,9 +72,10 @@ pub fn invitees(incident: &Incident, backend: &str) -> Vec<UserId> {
 
 /// The welcome message of an incident room or thread: the five most useful commands, and
 /// how to capture messages on this backend (`caps`; `reaction`: the timeline reaction).
-pub fn welcome(incident: &Incident, prefix: &str, caps: &Capabilities, reaction: &str) -> String {
+pub fn welcome(incident: &Incident, prefix: &str, caps: &Capabilities, config: &Config) -> String {
     let c = |cmd: &str| format!("{prefix}inc {cmd}");
     let events = caps.message_events;
+    let reaction = config.timeline_reaction.as_str();
     let reaction = if reaction.is_ascii() {
         format!(":{reaction}:")
     } else {
@@ -86,13 +87,18 @@ pub fn welcome(incident: &Incident, prefix: &str, caps: &Capabilities, reaction:
         (false, true) => format!(" (or react to a message with {reaction})"),
         (false, false) => format!("; {} keeps a message's text", c("pin <text>")),
     };
+    let process = config
+        .process_url
+        .as_deref()
+        .map(|url| format!("\nHow we run incidents: {url}"))
+        .unwrap_or_default();
     format!(
         "Welcome to incident {} {}. Commands here need no incident id:\n\
          • {} — the summary\n\
          • {} — post a status update\n\
          • {} — add to the timeline{capture}\n\
          • {} — take or set the lead\n\
-         • {} — resolve it",
+         • {} — resolve it{process}",
         incident.reference(),
         incident.title,
         c("status"),
@@ -175,7 +181,7 @@ pub async fn create_room(
     let caps = ctx
         .capabilities(room.backend())
         .unwrap_or_else(Capabilities::minimal);
-    let text = welcome(incident, ctx.prefix(), &caps, &config.timeline_reaction);
+    let text = welcome(incident, ctx.prefix(), &caps, config);
     drop(ctx.send(Target::room(room.clone()), text));
     Ok(room)
 }
@@ -209,7 +215,7 @@ pub async fn use_thread(
                 ctx.prefix(),
                 &ctx.capabilities(room.backend())
                     .unwrap_or_else(Capabilities::minimal),
-                &config.timeline_reaction,
+                config,
             ),
         ),
     );
@@ -424,11 +430,21 @@ mod tests {
     #[test]
     fn welcome_says_how_to_capture_on_this_backend() {
         let i = incident();
-        let w = welcome(&i, "!", &caps::slack(), "pushpin");
+        let pushpin = Config::default();
+        let w = welcome(&i, "!", &caps::slack(), &pushpin);
         assert!(w.starts_with("Welcome to incident #7 Slow search."), "{w}");
         assert!(w.contains("react with :pushpin:"), "{w}");
         assert_eq!(w.lines().count(), 6, "five commands: {w}");
-        let w = welcome(&i, "!", &caps::console(), "📌");
+        let emoji = Config {
+            timeline_reaction: "📌".into(),
+            process_url: Some("https://wiki.example.com/incidents".into()),
+            ..Config::default()
+        };
+        let w = welcome(&i, "!", &caps::console(), &emoji);
+        assert!(
+            w.ends_with("\nHow we run incidents: https://wiki.example.com/incidents"),
+            "{w}"
+        );
         assert!(w.contains("!inc pin <text> keeps a message's text"), "{w}");
         let reactions_only = Capabilities {
             message_events: ferrbot::backend::MessageEvents {
@@ -437,7 +453,7 @@ mod tests {
             },
             ..caps::console()
         };
-        let w = welcome(&i, "!", &reactions_only, "📌");
+        let w = welcome(&i, "!", &reactions_only, &emoji);
         assert!(w.contains("react to a message with 📌"), "{w}");
     }
 }
