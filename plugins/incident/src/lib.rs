@@ -10,7 +10,7 @@
 //! - [`model`]: incidents, severities, states, timeline events, acks, tasks, updates, roles,
 //!   participants, subscriptions and reminder state.
 //! - [`store`]: reads, and changes inside one transaction with their timeline event.
-//! - [`state`]: the state machine; [`policy`]: who may change what; [`reference`]: `42`,
+//! - [`state`]: the state machine; [`policy`]: who may change what; [`reference`](mod@reference): `42`,
 //!   `#42`, `inc-42` and the target incident when none is named.
 //! - [`commands`]: the `!incident …` commands; [`report`] and [`stats`]: reports and metrics;
 //!   [`metrics`]: Prometheus gauges and histograms refreshed from the store.

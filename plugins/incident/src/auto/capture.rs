@@ -61,7 +61,7 @@ pub enum Capture {
         actor: Option<UserId>,
         /// Its text, when known.
         text: Option<String>,
-        /// [`BY_PIN`] or [`BY_REACTION`].
+        /// How it was captured: `"pin"` or `"reaction"`.
         how: &'static str,
     },
     /// Soft-delete the capture of the message (`how`: only a capture made this way; None:
