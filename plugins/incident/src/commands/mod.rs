@@ -404,20 +404,54 @@ pub(crate) fn parse_time(app: &App, ctx: &Ctx, text: &str) -> Result<Timestamp, 
     parse_when(text, ctx.now(), &tz).map_err(|e| CommandError::user(e.to_string()))
 }
 
-/// A user typed as `@bob`, `bob` or `slack:U123`, as a backend-qualified id.
+/// A user typed as `@bob`, `bob`, `slack:U123`, a Matrix id (`@bob:example.org`) or a mention
+/// as Slack and Discord deliver it (`<@U0BOB>`, `<@!1234>`, `<@U0BOB|bob>`), as a
+/// backend-qualified id. Names without a network are on the caller's network.
+pub(crate) fn parse_user(ctx: &Ctx, text: &str) -> Result<ferrbot::id::UserId, CommandError> {
+    use ferrbot::id::UserId;
+    let t = text.trim().trim_end_matches(',');
+    let bad = |why: String| {
+        CommandError::user(format!(
+            "`{text}` is not a user{why}: write @name or network:id (e.g. {})",
+            ctx.caller().id
+        ))
+    };
+    let home = ctx.caller().id.backend().to_owned();
+    if let Some(inner) = t.strip_prefix("<@").and_then(|r| r.strip_suffix('>')) {
+        let id = inner
+            .trim_start_matches('!')
+            .split('|')
+            .next()
+            .unwrap_or_default();
+        return UserId::new(&home, id).map_err(|e| bad(format!(" ({e})")));
+    }
+    let bare = t.trim_start_matches('@');
+    if bare.is_empty() {
+        return Err(bad(String::new()));
+    }
+    if let Ok(id) = bare.parse::<UserId>() {
+        if ctx.capabilities(id.backend()).is_some() {
+            return Ok(id);
+        }
+        if !t.starts_with('@') {
+            return Err(bad(format!(
+                " (this bot is on no chat network called `{}`)",
+                id.backend()
+            )));
+        }
+    }
+    // `@bob:example.org` is a whole Matrix id, not network `bob`.
+    let local = if t.starts_with('@') && bare.contains(':') {
+        t
+    } else {
+        bare
+    };
+    UserId::new(&home, local).map_err(|e| bad(format!(" ({e})")))
+}
+
+/// [`parse_user`], as stored.
 pub(crate) fn user_arg(ctx: &Ctx, text: &str) -> Result<String, CommandError> {
-    let t = text.trim().trim_start_matches('@').trim_end_matches(',');
-    if t.is_empty() {
-        return Err(CommandError::user(
-            "that is not a user (use @name or backend:id)",
-        ));
-    }
-    if let Ok(id) = t.parse::<ferrbot::id::UserId>() {
-        return Ok(id.to_string());
-    }
-    ferrbot::id::UserId::new(ctx.caller().id.backend(), t)
-        .map(|id| id.to_string())
-        .map_err(|e| CommandError::user(format!("`{text}` is not a user: {e}")))
+    parse_user(ctx, text).map(|id| id.to_string())
 }
 
 fn ref_error(err: RefError) -> CommandError {
