@@ -326,6 +326,8 @@ impl Backend for ConsoleBackend {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             direct_messages: true,
+            // One terminal, no rooms to create or rename.
+            rename_rooms: false,
             max_message_len: usize::MAX,
             ..Capabilities::minimal()
         }
@@ -417,6 +419,19 @@ mod tests {
         assert!(!console.is_room_admin(&room, &bob).await.unwrap());
         let other: RoomId = "console:ops".parse().unwrap();
         assert!(!console.is_room_admin(&other, &alice).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn rooms_cannot_be_renamed() {
+        let (console, buf) = backend(false);
+        assert!(!console.capabilities().rename_rooms);
+        let room: RoomId = "console:console".parse().unwrap();
+        let err = console.rename_room(&room, "ops").await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::Unsupported { op: "rename_room" }),
+            "{err}"
+        );
+        assert!(buf.0.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -368,6 +368,7 @@ impl Backend for DiscordBackend {
             create_rooms: rooms,
             invite: rooms,
             topic: config.create_room == RoomKind::Channel,
+            rename_rooms: true,
             archive: config.create_room == RoomKind::Thread,
             pin: true,
             direct_messages: true,
@@ -481,6 +482,10 @@ impl Backend for DiscordBackend {
         self.inner
             .modify_channel(room, json!({ "topic": render::truncate(topic, 1024) }))
             .await
+    }
+
+    async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        self.inner.rename_room(room, name).await
     }
 
     async fn archive(&self, room: &RoomId) -> Result<(), BackendError> {

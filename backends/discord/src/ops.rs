@@ -1,5 +1,5 @@
-//! Outgoing operations besides plain sends: channels and threads, invites, topics, archiving,
-//! pins, reactions, direct-message channels and user look-ups.
+//! Outgoing operations besides plain sends: channels and threads, invites, topics, renames,
+//! archiving, pins, reactions, direct-message channels and user look-ups.
 
 use ferrbot::backend::RoomSpec;
 use ferrbot::message::Author;
@@ -29,6 +29,46 @@ pub fn snowflake(local: &str, what: &str) -> Result<u64, BackendError> {
 
 /// A channel name Discord accepts: lower-case, dashes for spaces, at most 100 characters.
 pub fn channel_name(name: &str) -> String {
+    let out: String = channel_name_uncut(name).chars().take(MAX_NAME).collect();
+    if out.is_empty() {
+        "room".to_owned()
+    } else {
+        out
+    }
+}
+
+/// The longest channel or thread name Discord accepts.
+pub const MAX_NAME: usize = 100;
+
+/// A new name for a room of this `kind`: a channel name as [`channel_name`] makes it, or a
+/// thread's name as given (trimmed); refused (instead of replaced or cut) when nothing usable
+/// is left or it is longer than Discord's 100 characters.
+///
+/// # Errors
+/// A `Rejected` error saying what is wrong with the name.
+pub fn rename_name(kind: RoomKind, name: &str) -> Result<String, BackendError> {
+    let name = name.trim();
+    let full = match kind {
+        RoomKind::Channel => channel_name_uncut(name),
+        RoomKind::Thread => name.to_owned(),
+    };
+    let usable = !full.is_empty();
+    if !usable {
+        return Err(BackendError::rejected(format!(
+            "`{name}` cannot be a Discord channel name: it needs letters or digits"
+        )));
+    }
+    let len = full.chars().count();
+    if len > MAX_NAME {
+        return Err(BackendError::rejected(format!(
+            "a Discord channel name has at most {MAX_NAME} characters; this one has {len}"
+        )));
+    }
+    Ok(full)
+}
+
+/// [`channel_name`] without the cut to 100 characters and the fallback name.
+fn channel_name_uncut(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
         if c.is_alphanumeric() || c == '_' {
@@ -37,12 +77,22 @@ pub fn channel_name(name: &str) -> String {
             out.push('-');
         }
     }
-    let out: String = out.trim_matches('-').chars().take(100).collect();
-    if out.is_empty() {
-        "room".to_owned()
-    } else {
-        out
-    }
+    out.trim_matches('-').to_owned()
+}
+
+/// What a failed rename means, for the person who asked. Rate limits stay `RateLimited`
+/// (Discord allows two renames of a channel per ten minutes).
+fn rename_error(err: RestError, name: &str) -> BackendError {
+    let why = match &err {
+        RestError::Status { status: 403, .. } | RestError::Status { code: 50_013, .. } => {
+            "the bot lacks the Manage Channels permission (Manage Threads for a thread) there"
+                .to_owned()
+        }
+        e if e.is_not_found() => "no such channel".to_owned(),
+        RestError::Status { status: 400, .. } => format!("Discord refused the name `{name}`"),
+        _ => return err.into(),
+    };
+    BackendError::rejected(format!("the channel could not be renamed: {why} ({err})"))
 }
 
 /// A reaction as Discord's route wants it: a Unicode emoji, or `name:id` for a custom one.
@@ -260,6 +310,23 @@ impl Inner {
         Ok(())
     }
 
+    /// `rename_room`: `PATCH /channels/{id}` with the new name, in the channel's own
+    /// rate-limit bucket (threads are channels too).
+    pub(crate) async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        let channel = snowflake(room.local(), "channel")?;
+        let name = rename_name(self.config.create_room, name)?;
+        self.rest
+            .call_retrying(
+                Method::Patch,
+                &format!("PATCH /channels/{channel}"),
+                &format!("/channels/{channel}"),
+                Some(&json!({ "name": name })),
+            )
+            .await
+            .map_err(|err| rename_error(err, &name))?;
+        Ok(())
+    }
+
     /// `pin`.
     pub(crate) async fn pin(
         &self,
@@ -452,6 +519,35 @@ mod tests {
         );
         assert_eq!(channel_name("  "), "room");
         assert_eq!(channel_name(&"a".repeat(150)).len(), 100);
+    }
+
+    #[test]
+    fn rename_names_are_normalised_or_refused_with_the_reason() {
+        assert_eq!(
+            rename_name(RoomKind::Channel, "Search War Room")
+                .ok()
+                .as_deref(),
+            Some("search-war-room")
+        );
+        assert_eq!(
+            rename_name(RoomKind::Thread, "  Search War Room ")
+                .ok()
+                .as_deref(),
+            Some("Search War Room")
+        );
+        let err = rename_name(RoomKind::Channel, &"a".repeat(101))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at most 100 characters; this one has 101"),
+            "{err}"
+        );
+        assert!(rename_name(RoomKind::Thread, &"é".repeat(100)).is_ok());
+        let err = rename_name(RoomKind::Channel, "!!")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs letters or digits"), "{err}");
+        assert!(rename_name(RoomKind::Thread, "  ").is_err());
     }
 
     #[test]

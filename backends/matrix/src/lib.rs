@@ -14,16 +14,18 @@
 //!   [`IncomingMessage`](ferrbot::IncomingMessage)s: thread roots become
 //!   [`ThreadId`](ferrbot::ThreadId)s, reply fallbacks are removed, a leading mention of the
 //!   bot (pill, user id, `@localpart`, display name) is stripped and sets `mentioned`; the
-//!   bot's own events are ignored. Reactions, edits, redactions and pin changes are reported
-//!   as message events. The homeserver going away is reported as `Disconnected` and the loop
-//!   reconnects with exponential backoff.
+//!   bot's own events are ignored, except its pin changes. Reactions, edits, redactions and
+//!   pin changes are reported as message events; pins and reactions carry the message's text
+//!   (pins its author too), fetched from the homeserver ([`quote`]). The homeserver going
+//!   away is reported as `Disconnected` and the loop reconnects with exponential backoff.
 //! - **Output** ([`render`], [`split`], [`ops`]) — `m.notice` events with `body` and an HTML
 //!   `formatted_body` (safe subset, user text escaped), intentional `m.mentions`, threads,
-//!   splitting of long messages; rooms created (name, topic, invites), invites, topics, pins
-//!   (`m.room.pinned_events`), reactions, edits (`m.replace`), direct-message rooms, and room
-//!   aliases resolved. A 429 is handed to the core's outbox as `RateLimited`; while the
-//!   homeserver is down, sends wait for it (up to `send_wait` from the start of the outage)
-//!   instead of failing within seconds.
+//!   splitting of long messages; rooms created (name, topic, invites; members may pin:
+//!   [`room_levels`]), invites, topics, renames (`m.room.name`), pins
+//!   (`m.room.pinned_events`), reactions, edits (`m.replace`),
+//!   direct-message rooms, and room aliases resolved. A 429 is handed to the core's outbox as
+//!   `RateLimited`; while the homeserver is down, sends wait for it (up to `send_wait` from
+//!   the start of the outage) instead of failing within seconds.
 //!
 //! It does not read end-to-end encrypted rooms (see `docs/backends/matrix.md`).
 
@@ -32,7 +34,9 @@ pub mod errors;
 pub mod ids;
 pub mod incoming;
 mod ops;
+mod quote;
 pub mod render;
+mod room_levels;
 pub mod session;
 pub mod split;
 pub mod sync;
@@ -254,6 +258,7 @@ impl Backend for MatrixBackend {
             create_rooms: true,
             invite: true,
             topic: true,
+            rename_rooms: true,
             archive: false,
             pin: true,
             direct_messages: true,
@@ -300,6 +305,10 @@ impl Backend for MatrixBackend {
 
     async fn set_topic(&self, room: &RoomId, topic: &str) -> Result<(), BackendError> {
         self.inner.set_topic(room, topic).await
+    }
+
+    async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        self.inner.rename_room(room, name).await
     }
 
     async fn pin(&self, room: &RoomId, message: &MessageId) -> Result<(), BackendError> {

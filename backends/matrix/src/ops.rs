@@ -1,4 +1,4 @@
-//! Outgoing operations: messages, edits, rooms, invites, topics, pins, reactions, direct
+//! Outgoing operations: messages, edits, rooms, invites, topics, names, pins, reactions, direct
 //! messages, alias resolution and profile look-ups.
 //!
 //! Every request goes through [`Inner::patiently`]: while the homeserver is down (or the bot
@@ -61,6 +61,26 @@ fn hash_of(parts: &[&str]) -> String {
         p.hash(&mut h);
     }
     format!("{:016x}", h.finish())
+}
+
+/// The longest room name the backend sends: a sane bound of ferrbot's (Matrix itself only
+/// limits a state event to 64 KiB), so a pasted paragraph is refused rather than set.
+pub const MAX_ROOM_NAME: usize = 255;
+
+/// A room's new name: trimmed; refused when empty (that would remove the name) or longer than
+/// [`MAX_ROOM_NAME`] characters. Matrix keeps case, spaces and any script.
+fn room_name(name: &str) -> Result<&str, BackendError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(BackendError::rejected("a room name cannot be empty"));
+    }
+    let len = name.chars().count();
+    if len > MAX_ROOM_NAME {
+        return Err(BackendError::rejected(format!(
+            "a Matrix room name has at most {MAX_ROOM_NAME} characters here; this one has {len}"
+        )));
+    }
+    Ok(name)
 }
 
 fn raw_json<T>(value: &Value) -> Result<Raw<T>, Failure> {
@@ -512,6 +532,9 @@ impl Inner {
             .await
             .map_err(|f| f.to_backend_error())?;
         tracing::info!(backend = %self.name, room = %room_id, name = %spec.name, "created a room");
+        if let Err(f) = self.let_members_pin(&room_id).await {
+            tracing::warn!(room = %room_id, error = %f, "members of the new room may not pin messages");
+        }
         ids::to_room(&self.name, &room_id)
     }
 
@@ -581,6 +604,22 @@ impl Inner {
             &json!({ "topic": topic }),
         )
         .await
+    }
+
+    /// Renames a room: sends its `m.room.name` state event (needs the power level for it).
+    pub(crate) async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        let name = room_name(name)?;
+        let room_id = self.room_id(room).await?;
+        self.put_state(&room_id, StateEventType::RoomName, &json!({ "name": name }))
+            .await
+            .map_err(|err| match err {
+                BackendError::Rejected { message } if message.contains("M_FORBIDDEN") => {
+                    BackendError::rejected(format!(
+                        "the bot's power level does not let it rename this room ({message})"
+                    ))
+                }
+                other => other,
+            })
     }
 
     /// Pins a message: adds it to the room's `m.room.pinned_events`.
@@ -735,6 +774,22 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_names_are_trimmed_or_refused_with_the_reason() {
+        assert_eq!(
+            room_name("  Search War Room ").ok(),
+            Some("Search War Room")
+        );
+        assert!(room_name(&"é".repeat(255)).is_ok());
+        let err = room_name(&"é".repeat(256)).unwrap_err().to_string();
+        assert!(
+            err.contains("at most 255 characters here; this one has 256"),
+            "{err}"
+        );
+        let err = room_name("   ").unwrap_err().to_string();
+        assert!(err.contains("cannot be empty"), "{err}");
+    }
 
     #[test]
     fn short_names_become_emoji() {

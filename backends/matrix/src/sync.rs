@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Credentials;
 use crate::errors::{Failure, from_sdk};
 use crate::incoming::{Identity, Parsed, RawEvent};
-use crate::{Inner, SeenReaction, ids, session};
+use crate::{Inner, SeenReaction, ids, quote, session};
 
 /// Store key of the saved sync token.
 pub const SYNC_KEY: &str = "sync/next_batch";
@@ -329,7 +329,9 @@ async fn handle(
             .rposition(|e| is_own_join(e, &inner.config.user_id))
             .map_or(0, |i| i + 1);
         for raw in events.into_iter().skip(start) {
-            if raw.sender == inner.config.user_id {
+            // The bot's own events are not answered; its own pin changes are still reported
+            // (a plugin that pins a message learns its text from that report).
+            if raw.sender == inner.config.user_id && raw.kind != "m.room.pinned_events" {
                 continue;
             }
             if too_old(raw.origin_server_ts, inner.config.max_event_age) {
@@ -488,6 +490,9 @@ async fn on_event(
                     key: key.clone(),
                 },
             );
+            let text = quote::fetch(client, room_id, message.local())
+                .await
+                .map(|q| q.text);
             submit(
                 inbox,
                 BackendEvent::MessageEvent(MessageEvent::ReactionAdded {
@@ -495,7 +500,7 @@ async fn on_event(
                     message,
                     by: sender,
                     reaction: key,
-                    text: None,
+                    text,
                 }),
             )
             .await;
@@ -521,12 +526,15 @@ async fn on_event(
         Parsed::Pins { added, removed } => {
             for id in added {
                 if let Some(message) = message_id(&id) {
+                    let quote = quote::fetch(client, room_id, &id).await;
                     let event = MessageEvent::Pinned {
                         room: room.clone(),
                         message,
                         by: Some(sender.clone()),
-                        author: None,
-                        text: None,
+                        author: quote
+                            .as_ref()
+                            .and_then(|q| ids::to_user(name, &q.sender).ok()),
+                        text: quote.map(|q| q.text),
                     };
                     submit(inbox, BackendEvent::MessageEvent(event)).await;
                 }

@@ -9,7 +9,9 @@
 //!   `ignore_bots`, other bots' are ignored, as are joins and other subtypes. A message that
 //!   arrives as both `message` and `app_mention`, or is redelivered, is handled once.
 //! - `message_changed` / `message_deleted` / `pin_added` / `pin_removed` /
-//!   `reaction_added` / `reaction_removed` → [`MessageEvent`]s (not the bot's own).
+//!   `reaction_added` / `reaction_removed` → [`MessageEvent`]s (not the bot's own). A
+//!   reaction (or a pin without the message) carries the message's text when the bot saw it
+//!   posted or edited ([`crate::texts`]).
 //! - `block_actions` on a ferrbot button → a [`CommandRequest`] from the clicking user.
 //! - a slash command → a [`CommandRequest`]; its `response_url` is kept for the reply.
 
@@ -103,6 +105,14 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// True when `event` happened in a direct message (`channel_type` `im`, or a `D…` channel).
+fn is_direct(event: &Value, channel: &str) -> bool {
+    match text(event, "channel_type") {
+        Some(kind) => kind == "im",
+        None => channel.starts_with('D'),
+    }
+}
+
 /// Splits a leading `<@BOT>` (or `<@BOT|name>`) mention off `text`.
 pub fn strip_mention(text: &str, bot: Option<&str>) -> (String, bool) {
     let trimmed = text.trim_start();
@@ -182,10 +192,15 @@ impl Inner {
                     // Link previews and other non-edits.
                     return None;
                 }
+                let ts = text(message, "ts")?;
+                let new = normalise_incoming(new);
+                if !is_direct(event, channel) {
+                    self.remember_text(channel, ts, new.clone());
+                }
                 Some(BackendEvent::MessageEvent(MessageEvent::Edited {
                     room,
-                    message: ids::message_id(&self.name, channel, text(message, "ts")?)?,
-                    text: normalise_incoming(new),
+                    message: ids::message_id(&self.name, channel, ts)?,
+                    text: new,
                 }))
             }
             Some("message_deleted") => {
@@ -193,9 +208,11 @@ impl Inner {
                 if prev.is_some_and(|p| self.is_own(text(p, "user"), text(p, "bot_id"))) {
                     return None;
                 }
+                let ts = text(event, "deleted_ts")?;
+                self.forget_text(channel, ts);
                 Some(BackendEvent::MessageEvent(MessageEvent::Deleted {
                     room,
-                    message: ids::message_id(&self.name, channel, text(event, "deleted_ts")?)?,
+                    message: ids::message_id(&self.name, channel, ts)?,
                 }))
             }
             _ => None,
@@ -219,15 +236,16 @@ impl Inner {
         }
         let me = self.identity().map(|i| i.user_id);
         let raw = event.get("text").and_then(Value::as_str).unwrap_or("");
+        let direct = is_direct(event, channel);
+        if !direct {
+            // For reactions to it later (direct messages are private and never captured).
+            self.remember_text(channel, ts, normalise_incoming(raw));
+        }
         let (stripped, mentioned) = strip_mention(raw, me.as_deref());
         let body = normalise_incoming(&stripped);
         if body.trim().is_empty() && !mentioned {
             return None;
         }
-        let direct = match text(event, "channel_type") {
-            Some(kind) => kind == "im",
-            None => channel.starts_with('D'),
-        };
         let thread = text(event, "thread_ts")
             .filter(|t| *t != ts)
             .and_then(|t| ids::thread(&self.name, t));
@@ -265,7 +283,8 @@ impl Inner {
                     .and_then(|u| ids::user(&self.name, u)),
                 text: message
                     .and_then(|m| text(m, "text"))
-                    .map(normalise_incoming),
+                    .map(normalise_incoming)
+                    .or_else(|| self.known_text(channel, ts)),
             }
         } else {
             MessageEvent::Unpinned {
@@ -286,7 +305,8 @@ impl Inner {
         }
         let channel = text(item, "channel")?;
         let room = ids::room(&self.name, channel)?;
-        let message = ids::message_id(&self.name, channel, text(item, "ts")?)?;
+        let ts = text(item, "ts")?;
+        let message = ids::message_id(&self.name, channel, ts)?;
         let by = ids::user(&self.name, by)?;
         let reaction = text(event, "reaction")?.to_owned();
         Some(BackendEvent::MessageEvent(if added {
@@ -295,7 +315,8 @@ impl Inner {
                 message,
                 by,
                 reaction,
-                text: None,
+                // Slack's event names the message only; its text, when the bot saw it.
+                text: self.known_text(channel, ts),
             }
         } else {
             MessageEvent::ReactionRemoved {

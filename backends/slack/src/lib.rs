@@ -37,6 +37,7 @@ pub mod mrkdwn;
 mod ops;
 pub mod signing;
 pub mod socket;
+pub mod texts;
 pub mod users;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -108,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     identity: RwLock<Option<Identity>>,
     recent: Mutex<Recent>,
+    /// Texts of recently seen messages, for reports that carry none.
+    texts: Mutex<texts::Texts>,
     responses: Mutex<HashMap<String, VecDeque<(Instant, String)>>>,
     dm_channels: Mutex<HashMap<String, String>>,
     /// The worker that turns payloads into events, while the backend runs.
@@ -154,6 +157,21 @@ impl Inner {
 
     pub(crate) fn first_time(&self, key: String) -> bool {
         lock(&self.recent).first(key)
+    }
+
+    /// Remembers what message `ts` in `channel` says (posted or edited).
+    pub(crate) fn remember_text(&self, channel: &str, ts: &str, text: String) {
+        lock(&self.texts).remember(texts::key(channel, ts), text);
+    }
+
+    /// What message `ts` in `channel` says, if it was seen.
+    pub(crate) fn known_text(&self, channel: &str, ts: &str) -> Option<String> {
+        lock(&self.texts).get(&texts::key(channel, ts))
+    }
+
+    /// Forgets message `ts` in `channel` (deleted).
+    pub(crate) fn forget_text(&self, channel: &str, ts: &str) {
+        lock(&self.texts).forget(&texts::key(channel, ts));
     }
 
     pub(crate) fn remember_response_url(&self, channel: &str, url: String) {
@@ -261,6 +279,7 @@ impl SlackBackend {
                 tls,
                 identity: RwLock::new(None),
                 recent: Mutex::new(Recent::default()),
+                texts: Mutex::new(texts::Texts::default()),
                 responses: Mutex::new(HashMap::new()),
                 dm_channels: Mutex::new(HashMap::new()),
                 work: RwLock::new(None),
@@ -366,6 +385,7 @@ impl Backend for SlackBackend {
             create_rooms: true,
             invite: true,
             topic: true,
+            rename_rooms: true,
             archive: true,
             pin: true,
             direct_messages: true,
@@ -437,6 +457,10 @@ impl Backend for SlackBackend {
 
     async fn set_topic(&self, room: &RoomId, topic: &str) -> Result<(), BackendError> {
         self.inner.set_topic(room, topic).await
+    }
+
+    async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        self.inner.rename_room(room, name).await
     }
 
     async fn archive(&self, room: &RoomId) -> Result<(), BackendError> {

@@ -1,5 +1,5 @@
 //! Outgoing operations: sends (threads, splitting, `response_url`), edits, channels,
-//! invites, topics, archiving, pins, reactions and room-admin checks.
+//! invites, topics, renames, archiving, pins, reactions and room-admin checks.
 
 use std::time::Duration;
 
@@ -12,8 +12,13 @@ use crate::Inner;
 use crate::api::ApiError;
 use crate::ids;
 
-/// A channel name Slack accepts: lower-case letters, digits, `-` and `_`, at most 80.
-pub fn channel_name(name: &str) -> String {
+/// The longest channel name Slack accepts.
+pub const MAX_CHANNEL_NAME: usize = 80;
+
+/// `name` with only what Slack allows in channel names: lower-case letters, digits, `-` and
+/// `_` (spaces, dots and colons become one `-`; other characters are dropped), no leading or
+/// trailing `-`, not cut to length.
+fn slack_chars(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
         if c.is_alphanumeric() || c == '_' {
@@ -22,12 +27,75 @@ pub fn channel_name(name: &str) -> String {
             out.push('-');
         }
     }
-    let out: String = out.trim_matches('-').chars().take(80).collect();
+    out.trim_matches('-').to_owned()
+}
+
+/// A channel name Slack accepts: lower-case letters, digits, `-` and `_`, at most 80.
+pub fn channel_name(name: &str) -> String {
+    let out: String = slack_chars(name).chars().take(MAX_CHANNEL_NAME).collect();
     if out.is_empty() {
         "room".to_owned()
     } else {
         out
     }
+}
+
+/// A new name for `conversations.rename`: normalised as [`channel_name`] does, but refused
+/// (instead of replaced or cut) when nothing usable is left or it is too long.
+///
+/// # Errors
+/// A `Rejected` error saying what is wrong with the name.
+pub fn rename_name(name: &str) -> Result<String, BackendError> {
+    let normalised = slack_chars(name);
+    if normalised.is_empty() {
+        return Err(BackendError::rejected(format!(
+            "`{name}` cannot be a Slack channel name: it needs letters or digits"
+        )));
+    }
+    let len = normalised.chars().count();
+    if len > MAX_CHANNEL_NAME {
+        return Err(BackendError::rejected(format!(
+            "a Slack channel name has at most {MAX_CHANNEL_NAME} characters; this one has {len}"
+        )));
+    }
+    Ok(normalised)
+}
+
+/// What a `conversations.rename` error code means, for the person who asked.
+fn rename_error(err: ApiError, name: &str) -> BackendError {
+    let why = match err.code() {
+        Some("name_taken") => format!("a channel named `{name}` already exists"),
+        Some(
+            "invalid_name"
+            | "invalid_name_specials"
+            | "invalid_name_punctuation"
+            | "invalid_name_required",
+        ) => format!(
+            "`{name}` is not a valid channel name (lower-case letters, digits, `-` and `_` only)"
+        ),
+        Some("invalid_name_maxlength") => {
+            format!("`{name}` is longer than {MAX_CHANNEL_NAME} characters")
+        }
+        Some("not_authorized" | "restricted_action") => {
+            "the bot may not rename this channel (only its creator, a workspace admin or a \
+             channel manager may)"
+                .to_owned()
+        }
+        Some("missing_scope") => {
+            "the Slack app lacks the `channels:manage` (public) or `groups:write` (private) scope"
+                .to_owned()
+        }
+        Some("not_in_channel") => "the bot is not a member of this channel".to_owned(),
+        Some("is_archived") => "the channel is archived".to_owned(),
+        Some("channel_not_found") => "no such channel".to_owned(),
+        Some("method_not_supported_for_channel_type") => {
+            "this kind of conversation cannot be renamed".to_owned()
+        }
+        _ => return err.into(),
+    };
+    BackendError::rejected(format!(
+        "Slack refused to rename the channel: {why} ({err})"
+    ))
 }
 
 /// A reaction name as `reactions.add` wants it: `thumbsup`, not `:thumbsup:` or `👍`.
@@ -274,6 +342,21 @@ impl Inner {
         Ok(())
     }
 
+    /// `conversations.rename` (needs `channels:manage` for public channels, `groups:write`
+    /// for private ones; only a channel's creator, a workspace admin or a channel manager may).
+    pub(crate) async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        let channel = ids::channel_of(room)?;
+        let name = rename_name(name)?;
+        self.api
+            .post_retrying(
+                "conversations.rename",
+                &json!({ "channel": channel, "name": name }),
+            )
+            .await
+            .map_err(|err| rename_error(err, &name))?;
+        Ok(())
+    }
+
     pub(crate) async fn archive(&self, room: &RoomId) -> Result<(), BackendError> {
         let channel = ids::channel_of(room)?;
         match self
@@ -364,5 +447,41 @@ mod tests {
         assert_eq!(reaction_name(":eyes:"), "eyes");
         assert_eq!(reaction_name("👍"), "+1");
         assert_eq!(reaction_name("white_check_mark"), "white_check_mark");
+    }
+
+    #[test]
+    fn rename_names_are_normalised_or_refused_with_the_reason() {
+        assert_eq!(
+            rename_name("Search War-Room").ok().as_deref(),
+            Some("search-war-room")
+        );
+        assert_eq!(rename_name(&"a".repeat(80)).ok().map(|n| n.len()), Some(80));
+        let err = rename_name(&"a".repeat(81)).unwrap_err().to_string();
+        assert!(
+            err.contains("at most 80 characters; this one has 81"),
+            "{err}"
+        );
+        let err = rename_name(" -- ").unwrap_err().to_string();
+        assert!(err.contains("needs letters or digits"), "{err}");
+    }
+
+    #[test]
+    fn rename_errors_say_what_went_wrong() {
+        let slack = |code: &str| ApiError::Slack {
+            method: "conversations.rename".into(),
+            code: code.into(),
+        };
+        let err = rename_error(slack("name_taken"), "ops").to_string();
+        assert!(
+            err.contains("a channel named `ops` already exists"),
+            "{err}"
+        );
+        assert!(err.contains("name_taken"), "{err}");
+        let err = rename_error(slack("invalid_name_specials"), "x").to_string();
+        assert!(err.contains("not a valid channel name"), "{err}");
+        let err = rename_error(slack("missing_scope"), "x").to_string();
+        assert!(err.contains("channels:manage"), "{err}");
+        // Passing failures stay retryable.
+        assert!(rename_error(slack("internal_error"), "x").is_retryable());
     }
 }

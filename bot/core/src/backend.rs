@@ -46,6 +46,9 @@ pub struct Capabilities {
     pub invite: bool,
     /// The bot can set a room's topic.
     pub topic: bool,
+    /// The bot can rename rooms ([`Backend::rename_room`]).
+    #[serde(default)]
+    pub rename_rooms: bool,
     /// The bot can archive rooms.
     pub archive: bool,
     /// The bot can pin messages.
@@ -71,6 +74,7 @@ impl Capabilities {
             create_rooms: false,
             invite: false,
             topic: false,
+            rename_rooms: false,
             archive: false,
             pin: false,
             direct_messages: false,
@@ -95,6 +99,7 @@ impl Capabilities {
             create_rooms: true,
             invite: true,
             topic: true,
+            rename_rooms: true,
             archive: true,
             pin: true,
             direct_messages: true,
@@ -419,6 +424,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Sets a room's topic.
     async fn set_topic(&self, _room: &RoomId, _topic: &str) -> Result<(), BackendError> {
         Err(BackendError::unsupported("set_topic"))
+    }
+
+    /// Renames a room (backends may normalise `name`, e.g. lower-case for Slack).
+    async fn rename_room(&self, _room: &RoomId, _name: &str) -> Result<(), BackendError> {
+        Err(BackendError::unsupported("rename_room"))
     }
 
     /// Archives a room.

@@ -276,6 +276,17 @@ impl Chat {
         .await
     }
 
+    /// Renames a room (the backend may normalise `name`, e.g. lower-case for Slack).
+    ///
+    /// # Errors
+    /// `Unsupported` where the backend cannot rename rooms; other backend errors.
+    pub async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        self.with_backend(room.backend(), |b| async move {
+            b.rename_room(room, name).await
+        })
+        .await
+    }
+
     /// Archives a room.
     ///
     /// # Errors

@@ -47,26 +47,29 @@ use crate::store::Store;
 pub mod caps {
     use crate::backend::{Capabilities, MessageEvents};
 
-    /// Like Slack: threads, Block Kit, buttons, rooms, pins, edits, events.
+    /// Like Slack: threads, Block Kit, buttons, rooms (renamable), pins, edits, events.
     pub fn slack() -> Capabilities {
         Capabilities {
+            rename_rooms: true,
             max_message_len: 4000,
             ..Capabilities::full()
         }
     }
 
-    /// Like Discord: embeds, buttons, threads, channels, pins; no room archiving.
+    /// Like Discord: embeds, buttons, threads, channels (renamable), pins; no room archiving.
     pub fn discord() -> Capabilities {
         Capabilities {
+            rename_rooms: true,
             archive: false,
             max_message_len: 2000,
             ..Capabilities::full()
         }
     }
 
-    /// Like Matrix without extensions: threads, rooms, pins, reactions; no buttons.
+    /// Like Matrix without extensions: threads, rooms (renamable), pins, reactions; no buttons.
     pub fn matrix() -> Capabilities {
         Capabilities {
+            rename_rooms: true,
             buttons: false,
             archive: false,
             max_message_len: 30_000,
@@ -80,9 +83,10 @@ pub mod caps {
         }
     }
 
-    /// Like the console: plain text only.
+    /// Like the console: plain text only (no rooms, so no renaming).
     pub fn console() -> Capabilities {
         Capabilities {
+            rename_rooms: false,
             max_message_len: usize::MAX,
             ..Capabilities::minimal()
         }
@@ -180,6 +184,13 @@ pub enum Op {
         room: RoomId,
         /// The topic.
         topic: String,
+    },
+    /// A room was renamed.
+    RenameRoom {
+        /// The room.
+        room: RoomId,
+        /// The new name, as given.
+        name: String,
     },
     /// A room was archived.
     Archive {
@@ -325,6 +336,15 @@ impl Backend for TestBackend {
         self.record(Op::SetTopic {
             room: room.clone(),
             topic: topic.to_owned(),
+        });
+        Ok(())
+    }
+
+    async fn rename_room(&self, room: &RoomId, name: &str) -> Result<(), BackendError> {
+        self.gate(self.capabilities.rename_rooms, "rename_room")?;
+        self.record(Op::RenameRoom {
+            room: room.clone(),
+            name: name.to_owned(),
         });
         Ok(())
     }
@@ -745,7 +765,7 @@ impl TestBot {
     }
 
     /// Makes the backend's next supported operations other than sending (edit, create room,
-    /// invite, topic, archive, pin, react) fail with these errors, in order.
+    /// invite, topic, rename, archive, pin, react) fail with these errors, in order.
     pub fn fail_ops(&self, backend: &str, errors: impl IntoIterator<Item = BackendError>) {
         self.backend_of(backend)
             .op_failures

@@ -566,3 +566,122 @@ async fn every_bot_command_is_a_slash_command_too() {
     assert!(content.contains("Usage: whoami"), "{content}");
     env.stop().await;
 }
+
+/// A Discord backend on the fake, not connected to the gateway (REST only), with `extra`
+/// config lines.
+async fn rest_only(fake: &Fake, extra: &str) -> DiscordBackend {
+    let config = format!(
+        "token = \"{TOKEN}\"\napi_base = \"{}\"\nguild_id = \"{GUILD_ID}\"\n{extra}",
+        fake.api_base()
+    );
+    let setup = BackendSetup {
+        name: "discord".into(),
+        config: toml::from_str(&config).unwrap(),
+        prefix: "!".into(),
+        store: ferrbot::store::Store::memory()
+            .await
+            .unwrap()
+            .kv("backend/discord"),
+    };
+    DiscordBackend::from_setup(&setup).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_are_renamed_with_modify_channel() {
+    use crate::fake::{MISSING_CHANNEL, READ_ONLY_CHANNEL, RENAME_WINDOW_SECS};
+    let fake = Fake::start().await;
+    let b = rest_only(&fake, "").await;
+    assert!(b.capabilities().rename_rooms);
+    let room = |id: &str| -> ferrbot::RoomId { format!("discord:{id}").parse().unwrap() };
+    let patches = |f: &Fake| {
+        f.calls()
+            .into_iter()
+            .filter(|c| c.starts_with("PATCH /channels/"))
+            .collect::<Vec<_>>()
+    };
+
+    // A channel gets a channel name, sent as documented.
+    b.rename_room(&room(CHANNEL), "Search War Room")
+        .await
+        .unwrap();
+    assert_eq!(
+        patches(&fake),
+        [format!(
+            "PATCH /channels/{CHANNEL} {}",
+            json!({"name": "search-war-room"})
+        )]
+    );
+    assert_eq!(
+        fake.state
+            .names
+            .lock()
+            .unwrap()
+            .get(CHANNEL)
+            .map(String::as_str),
+        Some("search-war-room")
+    );
+
+    // Discord allows two renames of a channel per window: the third is handed back as a
+    // rate limit with Discord's retry_after (too long to wait inside the call).
+    b.rename_room(&room(CHANNEL), "search-2").await.unwrap();
+    let err = b.rename_room(&room(CHANNEL), "search-3").await.unwrap_err();
+    assert!(
+        matches!(err, ferrbot::BackendError::RateLimited { retry_after }
+            if retry_after == Duration::from_secs_f64(RENAME_WINDOW_SECS)),
+        "{err}"
+    );
+    assert_eq!(
+        fake.state
+            .names
+            .lock()
+            .unwrap()
+            .get(CHANNEL)
+            .map(String::as_str),
+        Some("search-2")
+    );
+
+    // Refusals are clear rejections.
+    let err = b
+        .rename_room(&room(&READ_ONLY_CHANNEL.to_string()), "x")
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("Manage Channels"), "{err}");
+    let err = b
+        .rename_room(&room(&MISSING_CHANNEL.to_string()), "x")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such channel"), "{err}");
+
+    // Names Discord cannot take are refused before calling it.
+    let before = patches(&fake).len();
+    let err = b
+        .rename_room(&room(CHANNEL), &"x".repeat(101))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 100 characters"), "{err}");
+    let err = b.rename_room(&room(CHANNEL), "!!!").await.unwrap_err();
+    assert!(err.to_string().contains("needs letters or digits"), "{err}");
+    assert_eq!(patches(&fake).len(), before);
+
+    // In thread mode a room is a thread, whose name keeps its case and spaces.
+    let threads = rest_only(
+        &fake,
+        "create_room = \"thread\"\nroom_parent = \"700000000000000009\"\n",
+    )
+    .await;
+    let thread = "1200000000000000077";
+    threads
+        .rename_room(&room(thread), "Search War Room")
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.state
+            .names
+            .lock()
+            .unwrap()
+            .get(thread)
+            .map(String::as_str),
+        Some("Search War Room")
+    );
+}

@@ -35,6 +35,14 @@ const ADMIN_ROLE: u64 = 900_000_000_000_000_021;
 pub const LOCKED_CHANNEL: u64 = 900_000_000_000_000_030;
 pub const LOCKED_THREAD: u64 = 900_000_000_000_000_031;
 pub const DM_CHANNEL: u64 = 900_000_000_000_000_032;
+/// A channel where the bot lacks MANAGE_CHANNELS (PATCH answers 403, code 50013), and one
+/// that does not exist (404, code 10003).
+pub const READ_ONLY_CHANNEL: u64 = 900_000_000_000_000_033;
+pub const MISSING_CHANNEL: u64 = 900_000_000_000_000_034;
+/// Name changes of one channel allowed per window before Discord answers 429, and the
+/// window (Discord's well-known two renames per ten minutes).
+pub const RENAMES_PER_WINDOW: usize = 2;
+pub const RENAME_WINDOW_SECS: f64 = 600.0;
 
 /// A message the bot created (by POST, interaction response or webhook edit).
 #[derive(Clone, Debug)]
@@ -74,6 +82,10 @@ pub struct FakeState {
     pub commands: Mutex<Vec<Value>>,
     /// Answer the message post made after this many successful posts with a 429 (once).
     pub rate_limit_after_posts: Mutex<Option<(usize, f64)>>,
+    /// Channel names after PATCH /channels/{id} with a `name`, by channel id.
+    pub names: Mutex<std::collections::HashMap<String, String>>,
+    /// Name changes accepted, by channel id (for the per-channel rename limit).
+    renames: Mutex<std::collections::HashMap<String, usize>>,
     /// Channels of the interactions dispatched, by interaction id.
     interaction_channels: Mutex<std::collections::HashMap<String, String>>,
     /// Answer the next RESUME with INVALID_SESSION (d: false).
@@ -214,6 +226,8 @@ impl Fake {
             rate_limited_at: Mutex::new(Vec::new()),
             commands: Mutex::new(Vec::new()),
             rate_limit_after_posts: Mutex::new(None),
+            names: Mutex::new(std::collections::HashMap::new()),
+            renames: Mutex::new(std::collections::HashMap::new()),
             interaction_channels: Mutex::new(std::collections::HashMap::new()),
             refuse_resume: AtomicBool::new(false),
             control_tx,
@@ -540,13 +554,71 @@ async fn edit_message(
     .into_response()
 }
 
+/// PATCH /channels/{id} (Modify Channel): 403 (50013) without MANAGE_CHANNELS, 404 (10003)
+/// for an unknown channel, 400 (50035, Invalid Form Body) for a name outside 1–100
+/// characters, and a 429 with `retry_after` once a channel was renamed twice in the window.
 async fn modify_channel(
     State(s): S,
+    headers: HeaderMap,
     Path(channel): Path<String>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
     s.call(format!("PATCH /channels/{channel} {body}"));
-    axum::Json(json!({ "id": channel, "type": 0, "guild_id": GUILD_ID.to_string(), "name": "x" }))
+    let status = |code: StatusCode, json: Value| (code, axum::Json(json)).into_response();
+    if channel == MISSING_CHANNEL.to_string() {
+        return status(
+            StatusCode::NOT_FOUND,
+            json!({"message": "Unknown Channel", "code": 10003}),
+        );
+    }
+    if channel == READ_ONLY_CHANNEL.to_string() {
+        return status(
+            StatusCode::FORBIDDEN,
+            json!({"message": "Missing Permissions", "code": 50013}),
+        );
+    }
+    let mut name = "x".to_owned();
+    if let Some(new) = body.get("name") {
+        let new = new.as_str().unwrap_or("");
+        let len = new.chars().count();
+        if !(1..=100).contains(&len) {
+            return status(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "Invalid Form Body", "code": 50035, "errors": {"name": {"_errors": [
+                    {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}
+                ]}}}),
+            );
+        }
+        let mut renames = s.renames.lock().unwrap();
+        let done = renames.entry(channel.clone()).or_default();
+        if *done >= RENAMES_PER_WINDOW {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    ("retry-after", format!("{}", RENAME_WINDOW_SECS as u64)),
+                    ("x-ratelimit-limit", RENAMES_PER_WINDOW.to_string()),
+                    ("x-ratelimit-remaining", "0".to_owned()),
+                    ("x-ratelimit-reset-after", format!("{RENAME_WINDOW_SECS}")),
+                    ("x-ratelimit-scope", "shared".to_owned()),
+                ],
+                axum::Json(json!({
+                    "message": "You are being rate limited.",
+                    "retry_after": RENAME_WINDOW_SECS, "global": false
+                })),
+            )
+                .into_response();
+        }
+        *done += 1;
+        new.clone_into(&mut name);
+        s.names
+            .lock()
+            .unwrap()
+            .insert(channel.clone(), name.clone());
+    }
+    axum::Json(json!({ "id": channel, "type": 0, "guild_id": GUILD_ID.to_string(), "name": name }))
         .into_response()
 }
 

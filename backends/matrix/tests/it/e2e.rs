@@ -889,3 +889,69 @@ async fn reactions_edits_deletions_pins_and_encryption_are_reported() {
     );
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn the_bot_renames_rooms_with_m_room_name() {
+    let Some(synapse) = Synapse::from_env() else {
+        return;
+    };
+    let _shared = SYNAPSE.read().await;
+    let w = world(synapse).await;
+    let bot = RunningBot::start(
+        memory_store().await,
+        &section(&w.synapse, &w.bot, &w.password, ""),
+        Vec::new(),
+    )
+    .await;
+    assert!(bot.backend.capabilities().rename_rooms);
+    let alice_id: ferrbot::UserId = format!("matrix:{}", w.alice.user_id).parse().expect("id");
+    let created_id = bot
+        .backend
+        .create_room(&RoomSpec {
+            name: "incident-7".into(),
+            invite: vec![alice_id],
+            private: true,
+            ..RoomSpec::default()
+        })
+        .await
+        .expect("create a room");
+    let created = created_id.local().to_owned();
+    w.alice.join(&created).await;
+
+    // Through the core's Chat, as plugins call it: the name is trimmed, case and spaces kept.
+    bot.ctx
+        .chat()
+        .rename_room(&created_id, "  Search war room ")
+        .await
+        .expect("rename");
+    let name = w.alice.state(&created, "m.room.name").await.expect("name");
+    assert_eq!(name["name"], "Search war room");
+
+    // An empty name is refused (it would remove the name), and the name stays.
+    let err = bot
+        .backend
+        .rename_room(&created_id, "  ")
+        .await
+        .expect_err("an empty name");
+    assert!(err.to_string().contains("cannot be empty"), "{err}");
+
+    // In alice's room the bot has no power to change the name: a clear refusal.
+    let room = room_with_bot(&w).await;
+    let room_id: ferrbot::RoomId = format!("matrix:{room}").parse().expect("room id");
+    let err = bot
+        .backend
+        .rename_room(&room_id, "not yours")
+        .await
+        .expect_err("no power level for m.room.name");
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .contains("power level does not let it rename this room"),
+        "{err}"
+    );
+    let name = w.alice.state(&room, "m.room.name").await.expect("name");
+    assert_eq!(name["name"], "ops");
+    let name = w.alice.state(&created, "m.room.name").await.expect("name");
+    assert_eq!(name["name"], "Search war room");
+    bot.stop().await;
+}

@@ -109,6 +109,12 @@ pub struct Env {
 
 impl Env {
     pub async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// Like [`Env::start`], with these plugins (and their config sections) beside the test
+    /// plugin.
+    pub async fn start_with(plugins: Vec<(Arc<dyn Plugin>, toml::Value)>) -> Self {
         let fake = Fake::start().await;
         let config = format!(
             "bot_token = \"{BOT_TOKEN}\"\napp_token = \"{APP_TOKEN}\"\napi_url = \"{}\"\n",
@@ -123,11 +129,16 @@ impl Env {
         };
         let backend = Arc::new(SlackBackend::from_setup(&setup).unwrap());
         let (tx, events) = mpsc::unbounded_channel();
-        let bot = Bot::builder(BotConfig::default())
-            .backend(backend.clone())
-            .plugin(
-                Arc::new(TestPlugin { events: tx }),
-                toml::Value::Table(toml::Table::new()),
+        let bot = plugins
+            .into_iter()
+            .fold(
+                Bot::builder(BotConfig::default())
+                    .backend(backend.clone())
+                    .plugin(
+                        Arc::new(TestPlugin { events: tx }),
+                        toml::Value::Table(toml::Table::new()),
+                    ),
+                |builder, (plugin, config)| builder.plugin(plugin, config),
             )
             .build()
             .await
@@ -589,4 +600,74 @@ async fn a_bad_token_is_a_clear_error_without_the_token() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_are_renamed_with_conversations_rename() {
+    let env = Env::start().await;
+    let b = &env.backend;
+    assert!(b.capabilities().rename_rooms);
+    let room = b
+        .create_room(&RoomSpec {
+            name: "inc-7".into(),
+            ..RoomSpec::default()
+        })
+        .await
+        .unwrap();
+
+    // The name is normalised the way Slack wants it, and the rename is sent as documented.
+    b.rename_room(&room, "Search War Room").await.unwrap();
+    assert_eq!(
+        env.fake.calls("conversations.rename")[0].args,
+        json!({"channel": room.local(), "name": "search-war-room"})
+    );
+    assert_eq!(
+        env.fake
+            .state
+            .names
+            .lock()
+            .unwrap()
+            .get(room.local())
+            .map(String::as_str),
+        Some("search-war-room")
+    );
+
+    // Slack's refusals become clear rejections, not retried.
+    let err = b.rename_room(&room, "general").await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .contains("a channel named `general` already exists"),
+        "{err}"
+    );
+    let missing: RoomId = "slack:C0MISSING".parse().unwrap();
+    let err = b.rename_room(&missing, "x").await.unwrap_err();
+    assert!(err.to_string().contains("no such channel"), "{err}");
+    env.fake
+        .state
+        .not_ours
+        .lock()
+        .unwrap()
+        .push(GENERAL.to_owned());
+    let general: RoomId = format!("slack:{GENERAL}").parse().unwrap();
+    let err = b.rename_room(&general, "lobby").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the bot may not rename this channel"),
+        "{err}"
+    );
+
+    // Names Slack cannot take are refused before calling it.
+    let calls = env.fake.calls("conversations.rename").len();
+    let err = b.rename_room(&room, "!!!").await.unwrap_err();
+    assert!(err.to_string().contains("needs letters or digits"), "{err}");
+    let err = b.rename_room(&room, &"x".repeat(81)).await.unwrap_err();
+    assert!(err.to_string().contains("at most 80 characters"), "{err}");
+    assert_eq!(env.fake.calls("conversations.rename").len(), calls);
+
+    // An archived channel keeps its name.
+    b.archive(&room).await.unwrap();
+    let err = b.rename_room(&room, "too-late").await.unwrap_err();
+    assert!(err.to_string().contains("the channel is archived"), "{err}");
+    env.stop().await;
 }

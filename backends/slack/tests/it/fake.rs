@@ -74,6 +74,12 @@ pub struct FakeState {
     pub sent: Mutex<Vec<String>>,
     pub acks: Mutex<Vec<String>>,
     pins: Mutex<Vec<(String, String)>>,
+    /// Channel names by id, after `conversations.rename` (others have the fake's defaults).
+    pub names: Mutex<HashMap<String, String>>,
+    /// Channels `conversations.rename` refuses with `not_authorized` (created by someone else).
+    pub not_ours: Mutex<Vec<String>>,
+    /// Channels archived with `conversations.archive`.
+    archived: Mutex<Vec<String>>,
     current: Mutex<Option<mpsc::UnboundedSender<Control>>>,
     next: AtomicU64,
 }
@@ -135,6 +141,46 @@ fn known_channel(id: &str) -> bool {
 }
 
 impl FakeState {
+    /// `conversations.rename` as documented: the caller must be allowed, the name must be
+    /// lower-case letters, digits, `-` and `_`, at most 80 characters, and free.
+    fn rename(&self, channel: &str, name: &str) -> Response {
+        if !known_channel(channel) {
+            return err("channel_not_found");
+        }
+        if self.not_ours.lock().unwrap().iter().any(|c| c == channel) {
+            return err("not_authorized");
+        }
+        if self.archived.lock().unwrap().iter().any(|c| c == channel) {
+            return err("is_archived");
+        }
+        if name.is_empty() {
+            return err("invalid_name_required");
+        }
+        if name.chars().count() > 80 {
+            return err("invalid_name_maxlength");
+        }
+        if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+            return err("invalid_name_punctuation");
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return err("invalid_name_specials");
+        }
+        let mut names = self.names.lock().unwrap();
+        let taken = name == "general"
+            || name == "taken"
+            || names.iter().any(|(id, n)| n == name && id != channel);
+        if taken {
+            return err("name_taken");
+        }
+        names.insert(channel.to_owned(), name.to_owned());
+        let mut channel = channel_json(channel, name);
+        channel["name_normalized"] = json!(name);
+        ok(json!({ "channel": channel }))
+    }
+
     fn next(&self) -> u64 {
         self.next.fetch_add(1, Ordering::SeqCst) + 1
     }
@@ -221,8 +267,12 @@ impl FakeState {
                 if !known_channel(&channel) {
                     return err("channel_not_found");
                 }
+                if method == "conversations.archive" {
+                    self.archived.lock().unwrap().push(channel.clone());
+                }
                 ok(json!({ "channel": channel_json(&channel, "x") }))
             }
+            "conversations.rename" => self.rename(&arg("channel"), &arg("name")),
             "conversations.open" => {
                 ok(json!({ "channel": { "id": format!("D{}", &arg("users")[1..]) } }))
             }
@@ -362,6 +412,9 @@ impl Fake {
             sent: Mutex::new(Vec::new()),
             acks: Mutex::new(Vec::new()),
             pins: Mutex::new(Vec::new()),
+            names: Mutex::new(HashMap::new()),
+            not_ours: Mutex::new(Vec::new()),
+            archived: Mutex::new(Vec::new()),
             current: Mutex::new(None),
             next: AtomicU64::new(0),
         });

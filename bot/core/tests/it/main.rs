@@ -4,6 +4,7 @@
 mod dispatch;
 mod outbox;
 mod plugin_api;
+mod rename;
 mod storage;
 mod support;
 mod web;
