@@ -50,19 +50,26 @@ fn plains(sent: &[Sent]) -> Vec<String> {
         .collect()
 }
 
+/// Rooms created: name, topic, everyone invited (at creation or right after), id.
 fn created_rooms(
     bot: &TestBot,
     backend: &str,
 ) -> Vec<(String, Option<String>, Vec<String>, RoomId)> {
-    bot.ops(backend)
-        .into_iter()
+    let ops = bot.ops(backend);
+    ops.iter()
         .filter_map(|op| match op {
-            Op::CreateRoom { spec, room } => Some((
-                spec.name,
-                spec.topic,
-                spec.invite.iter().map(ToString::to_string).collect(),
-                room,
-            )),
+            Op::CreateRoom { spec, room } => {
+                let mut invited: Vec<String> =
+                    spec.invite.iter().map(ToString::to_string).collect();
+                for later in &ops {
+                    if let Op::Invite { room: r, users } = later
+                        && r == room
+                    {
+                        invited.extend(users.iter().map(ToString::to_string));
+                    }
+                }
+                Some((spec.name.clone(), spec.topic.clone(), invited, room.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -141,7 +148,7 @@ async fn slack_declare_creates_room_with_topic_invites_and_edits_the_headline() 
     );
     assert!(welcome.contains("!inc update <text>"), "{welcome}");
     assert!(
-        welcome.contains("(or pin a message, or react with :pushpin:)"),
+        welcome.contains("(or pin a message, or react with 📌)"),
         "{welcome}"
     );
     let reply = in_room(&sent, "slack:general").plain();
@@ -418,8 +425,13 @@ async fn room_creation_failure_records_an_integration_event_and_declare_succeeds
         reply.contains("The incident room could not be created (chat operation failed: temporary failure: server error 500)"),
         "{reply}"
     );
+    // The network can make rooms; this one failed. The reply must not say otherwise.
     assert!(
-        reply.contains("using a thread under the headline"),
+        reply.contains("It lives in the thread under the headline instead."),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains("no incident rooms on this backend"),
         "{reply}"
     );
     let failures: Vec<String> = events(&bot, 1)
@@ -436,9 +448,11 @@ async fn room_creation_failure_records_an_integration_event_and_declare_succeeds
 }
 
 #[tokio::test]
-async fn a_taken_room_name_gets_a_suffix() {
+async fn a_refused_room_is_not_retried_under_other_names() {
+    // Networks whose names are unique add `-2` themselves; any other refusal (a bad
+    // invitee, no permission) must not make the plugin create rooms until one sticks.
     let bot = bot_with("slack", caps::slack(), SLACK_ROOMS).await;
-    bot.fail_ops("slack", [BackendError::rejected("name_taken")]);
+    bot.fail_ops("slack", [BackendError::rejected("restricted_action")]);
     let sent = exchange(
         &bot,
         "slack:general",
@@ -447,11 +461,14 @@ async fn a_taken_room_name_gets_a_suffix() {
         "!inc declare Login errors",
     )
     .await;
-    let rooms = created_rooms(&bot, "slack");
-    assert_eq!(rooms.len(), 1);
-    assert_eq!(rooms[0].0, "inc-1-login-errors-2");
+    assert!(created_rooms(&bot, "slack").is_empty());
     let reply = in_room(&sent, "slack:general").plain();
-    assert!(reply.contains(&format!("Room: {}.", rooms[0].3)), "{reply}");
+    assert!(
+        reply.contains("The incident room could not be created")
+            && reply.contains("restricted_action"),
+        "{reply}"
+    );
+    assert!(incident(&bot, 1).await.thread.is_some());
 }
 
 #[tokio::test]
@@ -722,7 +739,15 @@ async fn room_invite_rename_and_pin_commands() {
             _ => None,
         })
         .collect();
-    assert_eq!(invites, [["slack:carol", "slack:dave"]]);
+    // The room's creation invited alice and bob one by one; `invite` sends one call.
+    assert_eq!(
+        invites,
+        [
+            vec!["slack:alice"],
+            vec!["slack:bob"],
+            vec!["slack:carol", "slack:dave"]
+        ]
+    );
     let sent = exchange(&bot, &room, None, "slack:alice", "!inc participants").await;
     let p = sent[0].plain();
     assert!(p.contains("slack:carol") && p.contains("slack:dave"), "{p}");
@@ -747,21 +772,116 @@ async fn room_invite_rename_and_pin_commands() {
         sent[0].plain()
     );
 
-    // rename: refused clearly (the core has no rename).
+    // rename: the room is renamed on the chat network by the room-name rules, and the
+    // timeline records who did it.
+    let renames = |bot: &TestBot| -> Vec<(String, String)> {
+        bot.ops("slack")
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::RenameRoom { room, name } => Some((room.to_string(), name)),
+                _ => None,
+            })
+            .collect()
+    };
     let sent = exchange(
         &bot,
         &room,
         None,
         "slack:alice",
-        "!inc rename search-war-room",
+        "!inc rename Search War-Room!",
     )
     .await;
+    assert_eq!(
+        sent[0].plain(),
+        format!("Renamed {room} to `search-war-room` (#1 Search slow).")
+    );
+    assert_eq!(
+        renames(&bot),
+        [(room.clone(), "search-war-room".to_owned())]
+    );
+    let renamed = events(&bot, 1)
+        .await
+        .into_iter()
+        .find(|e| e.text == format!("room {room} renamed to search-war-room"))
+        .expect("the rename is in the timeline");
+    assert_eq!(renamed.kind, EventKind::Integration);
+    assert_eq!(renamed.actor, "slack:alice");
+
+    // Names without letters or digits, or over the limit, are refused before the network.
+    let long = format!("!inc rename {}", "x".repeat(81));
+    for (bad, says) in [
+        (
+            "!inc rename !!!",
+            "leaves no room name: use letters or digits (at most 80",
+        ),
+        (
+            long.as_str(),
+            "is 81 characters long; a room name has at most 80.",
+        ),
+    ] {
+        let sent = exchange(&bot, &room, None, "slack:alice", bad).await;
+        assert!(sent[0].plain().contains(says), "{bad}: {}", sent[0].plain());
+    }
+    assert_eq!(renames(&bot).len(), 1);
+
+    // The network's refusal reaches the caller and the timeline; nothing is renamed.
+    bot.fail_ops("slack", [BackendError::rejected("name_taken")]);
+    let sent = exchange(&bot, &room, None, "slack:alice", "!inc rename general").await;
     assert!(
         sent[0].plain().contains(&format!(
-            "rename {room} to `search-war-room` in your chat client"
+            "{room} could not be renamed to `general`: rejected: name_taken"
         )),
         "{}",
         sent[0].plain()
+    );
+    assert_eq!(renames(&bot).len(), 1);
+    assert!(events(&bot, 1).await.iter().any(|e| {
+        e.kind == EventKind::Integration
+            && e.text
+                .starts_with(&format!("renaming room {room} to general failed"))
+    }));
+
+    // Where the network cannot rename rooms (console caps, here able to create rooms so the
+    // incident has one of its own), the caller is told to rename it in the chat client.
+    let console = bot_with(
+        "console",
+        Capabilities {
+            create_rooms: true,
+            ..caps::console()
+        },
+        "",
+    )
+    .await;
+    exchange(
+        &console,
+        "console:ops",
+        None,
+        "console:alice",
+        "!inc declare Disk full",
+    )
+    .await;
+    exchange(&console, "console:ops", None, "console:alice", "!inc room").await;
+    let console_room = created_rooms(&console, "console")[0].3.to_string();
+    let sent = exchange(
+        &console,
+        &console_room,
+        None,
+        "console:alice",
+        "!inc rename Disk War Room",
+    )
+    .await;
+    assert_eq!(
+        sent[0].plain(),
+        format!(
+            "This chat network does not let the bot rename rooms; rename {console_room} to \
+             `disk-war-room` in your chat client."
+        )
+    );
+    assert!(
+        !console
+            .ops("console")
+            .iter()
+            .any(|op| matches!(op, Op::RenameRoom { .. }))
     );
 
     // pin inside a thread: the message the thread hangs off, pinned and captured; its text

@@ -4,4 +4,5 @@
 //! `FERRBOT_E2E_REQUIRED=1`.
 
 mod e2e;
+mod incident;
 mod support;

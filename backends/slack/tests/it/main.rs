@@ -4,3 +4,4 @@
 mod e2e;
 mod events_api;
 mod fake;
+mod incident;

@@ -43,6 +43,25 @@ fn canonical(reaction: &str) -> String {
         .map_or_else(|| r.to_lowercase(), |(name, _)| (*name).to_owned())
 }
 
+/// How to show a reaction to people on any network: its emoji when known (📌 for
+/// `pushpin`), else `:name:` for a name, else as configured.
+pub fn shown(reaction: &str) -> String {
+    let name = canonical(reaction);
+    REACTION_ALIASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or_else(
+            || {
+                if reaction.is_ascii() {
+                    format!(":{}:", reaction.trim_matches(':'))
+                } else {
+                    reaction.to_owned()
+                }
+            },
+            |(_, emoji)| (*emoji).to_owned(),
+        )
+}
+
 /// True when `reaction` is the configured timeline reaction (name, `:name:` or emoji).
 pub fn is_timeline_reaction(configured: &str, reaction: &str) -> bool {
     canonical(configured) == canonical(reaction)

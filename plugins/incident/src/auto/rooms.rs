@@ -6,7 +6,7 @@
 //! records an `integration` event and falls back; the declare itself always succeeds.
 
 use ferrbot::Capabilities;
-use ferrbot::backend::{BackendError, RoomSpec};
+use ferrbot::backend::RoomSpec;
 use ferrbot::context::PluginContext;
 use ferrbot::id::{RoomId, Target, ThreadId, UserId};
 use serde_json::json;
@@ -21,9 +21,6 @@ use crate::util::slug::room_name;
 
 /// The longest room name the plugin makes (Slack's limit; other networks allow more).
 pub const MAX_ROOM_NAME: usize = 80;
-
-/// How many `-N` suffixes are tried when a name is taken.
-const CLASH_TRIES: u32 = 3;
 
 /// Records an `integration` event by the bot (room failures and the like).
 ///
@@ -75,12 +72,7 @@ pub fn invitees(incident: &Incident, backend: &str) -> Vec<UserId> {
 pub fn welcome(incident: &Incident, prefix: &str, caps: &Capabilities, config: &Config) -> String {
     let c = |cmd: &str| format!("{prefix}inc {cmd}");
     let events = caps.message_events;
-    let reaction = config.timeline_reaction.as_str();
-    let reaction = if reaction.is_ascii() {
-        format!(":{reaction}:")
-    } else {
-        reaction.to_owned()
-    };
+    let reaction = crate::auto::capture::shown(&config.timeline_reaction);
     let capture = match (events.pins, events.reactions) {
         (true, true) => format!(" (or pin a message, or react with {reaction})"),
         (true, false) => " (or pin a message)".to_owned(),
@@ -109,9 +101,10 @@ pub fn welcome(incident: &Incident, prefix: &str, caps: &Capabilities, config: &
     )
 }
 
-/// Creates the incident's room on `backend` (name from the template, `-2`, `-3` when the
-/// network refuses the name) with reporter, lead and `extra` invited, records it (with an
-/// `integration` event) and posts the welcome message.
+/// Creates the incident's room on `backend` (name from the template; a network whose names
+/// are unique adds `-2`, `-3` itself on a clash), records it (with an `integration` event),
+/// posts the welcome message and invites reporter, lead and `extra` one by one: a user the
+/// network refuses is said in the room and recorded, and never costs the room.
 ///
 /// # Errors
 /// When the network refuses or cannot create rooms, or recording fails.
@@ -134,32 +127,18 @@ pub async fn create_room(
         &incident.title,
         MAX_ROOM_NAME,
     );
-    let mut spec = RoomSpec {
-        name: base.clone(),
+    let spec = RoomSpec {
+        name: base,
         topic: Some(room_topic(
             incident.id,
             &incident.title,
             incident.severity.map(|s| s.0),
             incident.lead.as_deref(),
         )),
-        invite,
+        invite: Vec::new(),
         private: incident.private,
     };
-    let mut attempt = 1;
-    let room = loop {
-        match ctx.chat().create_room(backend, &spec).await {
-            Ok(room) => break room,
-            Err(BackendError::Rejected { message }) if attempt < CLASH_TRIES => {
-                attempt += 1;
-                tracing::info!(name = %spec.name, reason = %message, "room name refused; trying another");
-                let suffix = format!("-{attempt}");
-                let mut name = base.clone();
-                name.truncate(MAX_ROOM_NAME.saturating_sub(suffix.len()));
-                spec.name = format!("{}{suffix}", name.trim_end_matches('-'));
-            }
-            Err(err) => return Err(err.into()),
-        }
-    };
+    let room = ctx.chat().create_room(backend, &spec).await?;
     let store = IncidentStore::new(ctx.db().clone());
     let mut tx = store.begin().await?;
     store::set_place(&mut tx, incident.id, Some(&room.to_string()), None).await?;
@@ -183,6 +162,22 @@ pub async fn create_room(
         .unwrap_or_else(Capabilities::minimal);
     let text = welcome(incident, ctx.prefix(), &caps, config);
     drop(ctx.send(Target::room(room.clone()), text));
+    for user in &invite {
+        if let Err(err) = ctx.chat().invite(&room, std::slice::from_ref(user)).await {
+            tracing::warn!(error = %err, user = %user, room = %room, "inviting to the incident room failed");
+            drop(ctx.send(
+                Target::room(room.clone()),
+                format!("I could not invite {user} here: {err}"),
+            ));
+            log_record(
+                ctx,
+                incident.id,
+                format!("{user} not invited to {room}: {err}"),
+                json!({"op": "invite", "room": room.to_string(), "user": user.to_string()}),
+            )
+            .await;
+        }
+    }
     Ok(room)
 }
 
@@ -253,6 +248,7 @@ pub async fn on_declare(
             no_room,
         )
     };
+    let mut room_failed = false;
     if placement == Placement::Room {
         match create_room(config, ctx, incident, home.backend(), &[]).await {
             Ok(room) => lines.push(format!("Room: {room}.")),
@@ -266,6 +262,7 @@ pub async fn on_declare(
                 )
                 .await;
                 lines.push(format!("The incident room could not be created ({err})."));
+                room_failed = true;
                 placement = if caps.threads {
                     Placement::Thread
                 } else {
@@ -317,7 +314,15 @@ pub async fn on_declare(
             None => placement = Placement::AnnounceRoom,
         }
     }
-    if wanted && let Some(note) = placement.fallback_note(true) {
+    if room_failed {
+        lines.push(match placement {
+            Placement::Thread => "It lives in the thread under the headline instead.".to_owned(),
+            _ => format!(
+                "Name it with its id ({}) or `focus` this room on it instead.",
+                incident.reference()
+            ),
+        });
+    } else if wanted && let Some(note) = placement.fallback_note(true) {
         lines.push(format!("Note: {note}."));
     }
     lines
@@ -433,7 +438,13 @@ mod tests {
         let pushpin = Config::default();
         let w = welcome(&i, "!", &caps::slack(), &pushpin);
         assert!(w.starts_with("Welcome to incident #7 Slow search."), "{w}");
-        assert!(w.contains("react with :pushpin:"), "{w}");
+        assert!(w.contains("react with 📌"), "{w}");
+        let custom = Config {
+            timeline_reaction: "eyes".into(),
+            ..Config::default()
+        };
+        let w = welcome(&i, "!", &caps::slack(), &custom);
+        assert!(w.contains("react with :eyes:"), "{w}");
         assert_eq!(w.lines().count(), 6, "five commands: {w}");
         let emoji = Config {
             timeline_reaction: "📌".into(),

@@ -10,7 +10,7 @@ use ferrbot::message::Reply;
 use ferrbot::plugin::CommandSpec;
 use serde_json::json;
 
-use super::{App, Target, require_edit, store_of, target, user_arg, who};
+use super::{App, Target, require_edit, store_of, target, who};
 use crate::model::{EventKind, Incident, MAX_TAGS, NewEvent, check_text, check_title};
 use crate::store;
 use crate::util::tags::Tag;
@@ -436,7 +436,7 @@ async fn set_role(
         None
     } else {
         Some(match user {
-            Some(u) => user_arg(&ctx, &u)?,
+            Some(u) => super::known_user(&ctx, &u).await?,
             None => me.clone(),
         })
     };

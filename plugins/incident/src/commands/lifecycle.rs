@@ -8,7 +8,7 @@ use ferrbot::message::Reply;
 use ferrbot::plugin::CommandSpec;
 use serde_json::json;
 
-use super::{App, Target, parse_time, require_edit, store_of, target, user_arg, when, who};
+use super::{App, Target, parse_time, require_edit, store_of, target, when, who};
 use crate::model::{
     EventKind, Incident, MAX_TAGS, NewEvent, Origin, Review, State, check_text, check_title,
 };
@@ -156,7 +156,10 @@ async fn declare(app: Arc<App>, a: Declare, ctx: Ctx) -> CommandResult {
         .map(|s| app.config.severities.parse(s))
         .transpose()
         .map_err(super::user_err)?;
-    let lead = a.lead.as_deref().map(|u| user_arg(&ctx, u)).transpose()?;
+    let lead = match a.lead.as_deref() {
+        Some(u) => Some(super::known_user(&ctx, u).await?),
+        None => None,
+    };
     let summary = a
         .summary
         .as_deref()

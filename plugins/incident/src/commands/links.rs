@@ -9,7 +9,7 @@ use ferrbot::message::Reply;
 use ferrbot::plugin::CommandSpec;
 use serde_json::json;
 
-use super::{App, Target, caller, require_edit, store_of, target, user_arg, when, who};
+use super::{App, Target, caller, require_edit, store_of, target, when, who};
 use crate::model::{EventKind, NewEvent, Review, TaskStatus, check_text};
 use crate::store;
 
@@ -208,7 +208,7 @@ async fn private(_app: Arc<App>, a: Private, ctx: Ctx) -> CommandResult {
 async fn handoff(app: Arc<App>, a: Handoff, ctx: Ctx) -> CommandResult {
     let now = ctx.now();
     let me = who(&ctx);
-    let new_lead = user_arg(&ctx, &a.user)?;
+    let new_lead = super::known_user(&ctx, &a.user).await?;
     let note = check_text("note", &a.note.join(" "), false).map_err(super::user_err)?;
     let store = store_of(&ctx);
     let mut tx = store.begin().await?;

@@ -454,6 +454,33 @@ pub(crate) fn user_arg(ctx: &Ctx, text: &str) -> Result<String, CommandError> {
     parse_user(ctx, text).map(|id| id.to_string())
 }
 
+/// [`user_arg`], checked with the chat network where it can tell: a user it says does not
+/// exist (a typo, a Matrix id without its server) is refused before anything is written. When
+/// the network cannot answer right now, the name is taken as typed.
+pub(crate) async fn known_user(ctx: &Ctx, text: &str) -> Result<String, CommandError> {
+    let id = parse_user(ctx, text)?;
+    match ctx.chat().user(&id).await {
+        Ok(_) => Ok(id.to_string()),
+        Err(ferrbot::BackendError::Rejected { message }) => Err(CommandError::user(format!(
+            "`{text}` is not a user on {}: {message}",
+            id.backend()
+        ))),
+        Err(err) => {
+            tracing::debug!(error = %err, user = %id, "could not check a user; taking it as typed");
+            Ok(id.to_string())
+        }
+    }
+}
+
+/// [`known_user`] for each of `texts`.
+pub(crate) async fn known_users(ctx: &Ctx, texts: &[String]) -> Result<Vec<String>, CommandError> {
+    let mut users = Vec::with_capacity(texts.len());
+    for text in texts {
+        users.push(known_user(ctx, text).await?);
+    }
+    Ok(users)
+}
+
 fn ref_error(err: RefError) -> CommandError {
     match err {
         RefError::Db(e) => CommandError::from(e),

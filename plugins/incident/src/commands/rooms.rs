@@ -15,6 +15,7 @@ use crate::auto::headline::{Settings, place_text};
 use crate::auto::{capture, rooms};
 use crate::model::{EventKind, Incident, NewEvent, check_text};
 use crate::store;
+use crate::util::slug::slug;
 
 /// Invite people to the incident (its room where there is one) and add them as participants.
 #[derive(clap::Parser, Debug)]
@@ -279,8 +280,32 @@ async fn room(app: Arc<App>, a: RoomCmd, ctx: Ctx) -> CommandResult {
     }
 }
 
-async fn rename(_app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
-    let mut c = store_of(&ctx).read().await?;
+/// The room name `rename` asks for, by the room-name rules (lowercase ASCII letters and
+/// digits, other runs of characters one dash), refused when nothing is left or it is longer
+/// than [`rooms::MAX_ROOM_NAME`] (the strictest network's limit, Slack's).
+fn new_room_name(words: &[String]) -> Result<String, CommandError> {
+    let wanted = words.join(" ");
+    let name = slug(&wanted, usize::MAX);
+    if name.is_empty() {
+        return Err(CommandError::user(format!(
+            "`{wanted}` leaves no room name: use letters or digits (at most {} characters).",
+            rooms::MAX_ROOM_NAME
+        )));
+    }
+    if name.len() > rooms::MAX_ROOM_NAME {
+        return Err(CommandError::user(format!(
+            "`{name}` is {} characters long; a room name has at most {}.",
+            name.len(),
+            rooms::MAX_ROOM_NAME
+        )));
+    }
+    Ok(name)
+}
+
+async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
+    let name = new_room_name(&a.name)?;
+    let store = store_of(&ctx);
+    let mut c = store.read().await?;
     let incident = target(&ctx, &mut c, a.target.incident.as_deref()).await?;
     let Some(room) = own_room(&incident) else {
         return Err(CommandError::user(format!(
@@ -289,11 +314,60 @@ async fn rename(_app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
             ctx.prefix()
         )));
     };
-    Err(CommandError::user(format!(
-        "The bot cannot rename rooms on any chat network yet; rename {room} to `{}` in your chat \
-         client.",
-        a.name.join(" ")
-    )))
+    let can = ctx
+        .capabilities(room.backend())
+        .is_some_and(|caps| caps.rename_rooms);
+    if !can {
+        return Err(CommandError::user(format!(
+            "This chat network does not let the bot rename rooms; rename {room} to `{name}` in \
+             your chat client."
+        )));
+    }
+    require_edit(&app, &ctx, &mut c, &incident, "rename the room of").await?;
+    drop(c);
+    let data = json!({"op": "rename_room", "room": room.to_string(), "name": name});
+    match ctx.chat().rename_room(&room, &name).await {
+        Ok(()) => {
+            let now = ctx.now();
+            let mut tx = store.begin().await?;
+            let event = store::append_event(
+                &mut tx,
+                incident.id,
+                NewEvent::new(
+                    now,
+                    who(&ctx),
+                    EventKind::Integration,
+                    format!("room {room} renamed to {name}"),
+                )
+                .data(data),
+                now,
+            )
+            .await?;
+            store::commit(tx).await?;
+            crate::notify::after_change_logged(&ctx, &event).await;
+            Ok(Reply::text(format!(
+                "Renamed {room} to `{name}` (#{} {}).",
+                incident.id, incident.title
+            )))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, incident = incident.id, "renaming the incident room failed");
+            match rooms::record(
+                &ctx,
+                incident.id,
+                format!("renaming room {room} to {name} failed: {err}"),
+                data,
+            )
+            .await
+            {
+                Ok(event) => crate::notify::after_change_logged(&ctx, &event).await,
+                Err(e) => tracing::warn!(error = %e, "recording an integration event failed"),
+            }
+            Err(CommandError::user(format!(
+                "{room} could not be renamed to `{name}`: {err}"
+            )))
+        }
+    }
 }
 
 async fn pin(_app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {

@@ -264,7 +264,11 @@ pub fn specs(app: &Arc<App>) -> Vec<CommandSpec> {
         "task assign",
         &["action assign"],
         |app, a: TaskAssign, ctx| {
-            task_change(app, ctx, a.target, a.task, TaskChange::Assign(a.users))
+            async move {
+                // Checked with the network before the change's transaction starts.
+                let users = super::known_users(&ctx, &a.users).await?;
+                task_change(app, ctx, a.target, a.task, TaskChange::Assign(users)).await
+            }
         },
     ));
     v.extend(super::specs_for(app, "update", &[], update));
@@ -464,11 +468,7 @@ async fn task_add(app: Arc<App>, a: TaskAdd, ctx: Ctx) -> CommandResult {
         .as_deref()
         .map(|t| parse_time(&app, &ctx, t))
         .transpose()?;
-    let assignees = a
-        .assign
-        .iter()
-        .map(|u| user_arg(&ctx, u))
-        .collect::<Result<Vec<_>, _>>()?;
+    let assignees = super::known_users(&ctx, &a.assign).await?;
     let store = store_of(&ctx);
     let mut tx = store.begin().await?;
     let incident = target(&ctx, &mut tx, a.target.incident.as_deref()).await?;
