@@ -96,19 +96,17 @@ impl Plugin for IncidentPlugin {
             .migrate()
             .await
             .map_err(|e| PluginError(format!("incident plugin: {e}")))?;
-        auto::headline::Settings::from_config(&self.app.config)
-            .save(&ctx)
-            .await
-            .map_err(|e| PluginError(format!("incident plugin: keeping headline settings: {e}")))?;
         let job_ctx = ctx.clone();
+        let job_app = self.app.clone();
         ctx.every("ack-expiry", ACK_EXPIRY_EVERY, move || {
             let ctx = job_ctx.clone();
+            let app = job_app.clone();
             async move {
                 let store = store::IncidentStore::new(ctx.db().clone());
                 match commands::ack::record_expired(&store, ctx.now()).await {
                     Ok(events) => {
                         for event in &events {
-                            notify::after_change_logged(&ctx, event).await;
+                            notify::after_change_logged(&app.config, &ctx, event).await;
                         }
                     }
                     Err(err) => {
@@ -128,7 +126,7 @@ impl Plugin for IncidentPlugin {
 
     async fn on_message_event(&self, ctx: PluginContext, event: MessageEvent) {
         match auto::capture::apply(&ctx, &self.app.config.timeline_reaction, event).await {
-            Ok(Some(event)) => notify::after_change_logged(&ctx, &event).await,
+            Ok(Some(event)) => notify::after_change_logged(&self.app.config, &ctx, &event).await,
             Ok(None) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "capturing a message into the timeline failed")

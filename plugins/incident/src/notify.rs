@@ -8,6 +8,8 @@
 //! post and the incident room's topic up to date.
 
 use ferrbot::context::PluginContext;
+
+use crate::config::Config;
 use ferrbot::id::{RoomId, Target, UserId};
 use jiff::Timestamp;
 
@@ -115,11 +117,12 @@ pub async fn after_change(ctx: &PluginContext, event: &TimelineEvent) -> Result<
 /// ([`after_change`]), the headline post ([`crate::auto::headline::after_change`]) and the
 /// incident room's topic ([`crate::auto::rooms::after_change`]). Called by every command
 /// that changes an incident and by the ack-expiry job.
-pub async fn after_change_logged(ctx: &PluginContext, event: &TimelineEvent) {
+pub async fn after_change_logged(config: &Config, ctx: &PluginContext, event: &TimelineEvent) {
+    let settings = crate::auto::headline::Settings::from_config(config);
     if let Err(err) = after_change(ctx, event).await {
         tracing::warn!(error = %err, event = event.id, "notifying subscribers failed");
     }
-    if let Err(err) = crate::auto::headline::after_change(ctx, event).await {
+    if let Err(err) = crate::auto::headline::after_change(&settings, ctx, event).await {
         tracing::warn!(error = %err, event = event.id, "updating the headline failed");
     }
     if let Err(err) = crate::auto::rooms::after_change(ctx, event).await {

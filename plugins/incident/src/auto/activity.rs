@@ -92,6 +92,6 @@ async fn count(app: &App, ctx: &Ctx) -> Result<(), CountError> {
     if let Err(err) = ctx.store().delete(&key).await {
         tracing::warn!(error = %err, "forgetting an observer's count failed");
     }
-    crate::notify::after_change_logged(ctx.plugin(), &event).await;
+    crate::notify::after_change_logged(&app.config, ctx.plugin(), &event).await;
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! can edit its messages; elsewhere a compact change line (`#42 sev2 → sev1 by @bob`) goes
 //! under it, in its thread where threads exist. Failures are logged and never fail a command.
 //!
-//! Change hooks get only a [`PluginContext`], so the few config values the headline needs are
-//! kept as [`Settings`] in the plugin's key-value store at start-up.
+//! The few config values the headline needs are [`Settings`], made from the plugin's config
+//! by whoever calls in.
 
 use ferrbot::Capabilities;
 use ferrbot::context::PluginContext;
@@ -23,9 +23,6 @@ use crate::model::{
 };
 use crate::store::{self, DbError, IncidentStore};
 use crate::util::time::format_ts;
-
-/// The key-value store key of [`Settings`].
-pub const SETTINGS_KEY: &str = "automation-settings";
 
 /// Why an automatic step failed (logged, never shown as a command failure).
 #[derive(Debug, thiserror::Error)]
@@ -105,26 +102,6 @@ impl Settings {
             self.announce_room.as_ref()
         };
         room.and_then(|r| r.parse().ok())
-    }
-
-    /// Keeps the settings for the change hooks.
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub async fn save(&self, ctx: &PluginContext) -> Result<(), ferrbot::store::StoreError> {
-        ctx.store().set(SETTINGS_KEY, self).await
-    }
-
-    /// The kept settings (defaults when none were kept or they cannot be read; logged).
-    pub async fn load(ctx: &PluginContext) -> Self {
-        match ctx.store().get::<Settings>(SETTINGS_KEY).await {
-            Ok(Some(s)) => s,
-            Ok(None) => Self::default(),
-            Err(err) => {
-                tracing::warn!(error = %err, "reading the incident headline settings failed");
-                Self::default()
-            }
-        }
     }
 }
 
@@ -365,7 +342,7 @@ pub fn headline_of(incident: &Incident) -> Result<Option<(RoomId, MessageId)>, A
 ///
 /// # Errors
 /// When reading fails, a stored id is not valid or the edit is refused.
-pub async fn refresh(ctx: &PluginContext, id: u64) -> Result<(), AutoError> {
+pub async fn refresh(settings: &Settings, ctx: &PluginContext, id: u64) -> Result<(), AutoError> {
     let Some((incident, roles, last)) = view(ctx, id).await? else {
         return Ok(());
     };
@@ -378,12 +355,11 @@ pub async fn refresh(ctx: &PluginContext, id: u64) -> Result<(), AutoError> {
     if HeadlineChange::decide(&caps) != HeadlineChange::Edit {
         return Ok(());
     }
-    let settings = Settings::load(ctx).await;
     let new = render(
         &incident,
         &roles,
         last.as_ref(),
-        &settings,
+        settings,
         &caps,
         ctx.prefix(),
     );
@@ -395,7 +371,11 @@ pub async fn refresh(ctx: &PluginContext, id: u64) -> Result<(), AutoError> {
 ///
 /// # Errors
 /// When reading fails or a stored id is not valid.
-pub async fn after_change(ctx: &PluginContext, event: &TimelineEvent) -> Result<(), AutoError> {
+pub async fn after_change(
+    settings: &Settings,
+    ctx: &PluginContext,
+    event: &TimelineEvent,
+) -> Result<(), AutoError> {
     if !affects_headline(event.kind) {
         return Ok(());
     }
@@ -405,7 +385,6 @@ pub async fn after_change(ctx: &PluginContext, event: &TimelineEvent) -> Result<
     let Some((room, message)) = headline_of(&incident)? else {
         return Ok(());
     };
-    let settings = Settings::load(ctx).await;
     let caps = ctx
         .capabilities(room.backend())
         .unwrap_or_else(Capabilities::minimal);
@@ -415,7 +394,7 @@ pub async fn after_change(ctx: &PluginContext, event: &TimelineEvent) -> Result<
                 &incident,
                 &roles,
                 last.as_ref(),
-                &settings,
+                settings,
                 &caps,
                 ctx.prefix(),
             );

@@ -170,6 +170,7 @@ pub async fn create_room(
                 format!("I could not invite {user} here: {err}"),
             ));
             log_record(
+                config,
                 ctx,
                 incident.id,
                 format!("{user} not invited to {room}: {err}"),
@@ -255,6 +256,7 @@ pub async fn on_declare(
             Err(err) => {
                 tracing::warn!(error = %err, incident = incident.id, "creating the incident room failed");
                 log_record(
+                    config,
                     ctx,
                     incident.id,
                     format!("room creation failed: {err}"),
@@ -286,6 +288,7 @@ pub async fn on_declare(
                     "The headline could not be posted in {room}: {err}."
                 ));
                 log_record(
+                    config,
                     ctx,
                     incident.id,
                     format!("headline not posted: {err}"),
@@ -328,9 +331,15 @@ pub async fn on_declare(
     lines
 }
 
-async fn log_record(ctx: &PluginContext, incident: u64, text: String, data: serde_json::Value) {
+async fn log_record(
+    config: &Config,
+    ctx: &PluginContext,
+    incident: u64,
+    text: String,
+    data: serde_json::Value,
+) {
     match record(ctx, incident, text, data).await {
-        Ok(event) => crate::notify::after_change_logged(ctx, &event).await,
+        Ok(event) => crate::notify::after_change_logged(config, ctx, &event).await,
         Err(err) => tracing::warn!(error = %err, incident, "recording an integration event failed"),
     }
 }

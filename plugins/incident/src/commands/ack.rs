@@ -147,7 +147,7 @@ async fn ack(app: Arc<App>, a: AckCmd, ctx: Ctx) -> CommandResult {
     }
     store::commit(tx).await?;
     for event in &events {
-        crate::notify::after_change_logged(&ctx, event).await;
+        crate::notify::after_change_logged(&app.config, &ctx, event).await;
     }
     let ids: Vec<String> = incidents.iter().map(|i| format!("#{}", i.id)).collect();
     Ok(Reply::text(format!("{} {text}.", ids.join(", "))))
@@ -191,7 +191,7 @@ async fn unack(app: Arc<App>, a: Unack, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} acknowledgement withdrawn.",
         incident.id

@@ -282,7 +282,7 @@ async fn text_field(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} {} set.",
         incident.id,
@@ -332,7 +332,7 @@ async fn severity(app: Arc<App>, a: SeverityCmd, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} severity is now {}.",
         incident.id,
@@ -395,7 +395,7 @@ async fn tags_change(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} tags: {}",
         incident.id,
@@ -492,7 +492,7 @@ async fn set_role(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 

@@ -290,7 +290,7 @@ async fn declare(app: Arc<App>, a: Declare, ctx: Ctx) -> CommandResult {
         crate::auto::rooms::on_declare(&app.config, &ctx, ctx.room(), &incident, a.no_room).await;
     // Report-only incidents are news to nobody.
     if !a.retro {
-        crate::notify::after_change_logged(&ctx, &event).await;
+        crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     }
     let mut line = format!("Declared #{id} {}", incident.title);
     let mut details = Vec::new();
@@ -389,7 +389,7 @@ async fn transition(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     let mut line = format!(
         "#{} {} {verb} at {}",
         incident.id,

@@ -114,7 +114,7 @@ async fn ticket(app: Arc<App>, a: Ticket, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} ticket: {url}", incident.id)))
 }
 
@@ -167,11 +167,11 @@ async fn review(app: Arc<App>, a: ReviewCmd, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 
-async fn private(_app: Arc<App>, a: Private, ctx: Ctx) -> CommandResult {
+async fn private(app: Arc<App>, a: Private, ctx: Ctx) -> CommandResult {
     let now = ctx.now();
     let (me, admin) = caller(&ctx);
     let store = store_of(&ctx);
@@ -198,7 +198,7 @@ async fn private(_app: Arc<App>, a: Private, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} is now private: hidden from lists for non-participants (this cannot be undone).",
         incident.id
@@ -248,7 +248,7 @@ async fn handoff(app: Arc<App>, a: Handoff, ctx: Ctx) -> CommandResult {
     let tasks = store::tasks(&mut tx, incident.id).await?;
     let updates = store::updates(&mut tx, incident.id).await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
 
     // Brief the new lead: by DM where the network has them, else here with a mention.
     let open: Vec<String> = tasks

@@ -139,7 +139,7 @@ async fn invite(app: Arc<App>, a: Invite, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     let mut reply = format!(
         "Invited {} to #{} {} (participants now).",
         names.join(", "),
@@ -251,7 +251,13 @@ async fn room(app: Arc<App>, a: RoomCmd, ctx: Ctx) -> CommandResult {
     let me = ctx.caller().id.clone();
     match rooms::create_room(&app.config, &ctx, &incident, home.backend(), &[me]).await {
         Ok(room) => {
-            if let Err(err) = crate::auto::headline::refresh(&ctx, incident.id).await {
+            if let Err(err) = crate::auto::headline::refresh(
+                &Settings::from_config(&app.config),
+                &ctx,
+                incident.id,
+            )
+            .await
+            {
                 tracing::warn!(error = %err, incident = incident.id, "updating the headline failed");
             }
             Ok(Reply::text(format!(
@@ -269,7 +275,7 @@ async fn room(app: Arc<App>, a: RoomCmd, ctx: Ctx) -> CommandResult {
             )
             .await
             {
-                Ok(event) => crate::notify::after_change_logged(&ctx, &event).await,
+                Ok(event) => crate::notify::after_change_logged(&app.config, &ctx, &event).await,
                 Err(e) => tracing::warn!(error = %e, "recording an integration event failed"),
             }
             Err(CommandError::user(format!(
@@ -344,7 +350,7 @@ async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
             )
             .await?;
             store::commit(tx).await?;
-            crate::notify::after_change_logged(&ctx, &event).await;
+            crate::notify::after_change_logged(&app.config, &ctx, &event).await;
             Ok(Reply::text(format!(
                 "Renamed {room} to `{name}` (#{} {}).",
                 incident.id, incident.title
@@ -360,7 +366,7 @@ async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
             )
             .await
             {
-                Ok(event) => crate::notify::after_change_logged(&ctx, &event).await,
+                Ok(event) => crate::notify::after_change_logged(&app.config, &ctx, &event).await,
                 Err(e) => tracing::warn!(error = %e, "recording an integration event failed"),
             }
             Err(CommandError::user(format!(
@@ -370,7 +376,7 @@ async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
     }
 }
 
-async fn pin(_app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
+async fn pin(app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
     let text = a.text.join(" ");
     // The message the capture is keyed by: in a thread without text, the message the thread
     // hangs off (threads are keyed by their first message); with text, the command's own.
@@ -419,7 +425,7 @@ async fn pin(_app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
         event.message_ref = Some(mref);
     }
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     let mut reply = if whole_thread {
         format!(
             "The message this thread hangs off is in #{}'s timeline as E{} (its text is filled in \

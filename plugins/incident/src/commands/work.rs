@@ -307,7 +307,7 @@ async fn note(app: Arc<App>, a: Note, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "#{} noted as E{} at {}.",
         incident.id,
@@ -440,7 +440,7 @@ async fn event_change(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} E{id} {what}.", incident.id)))
 }
 
@@ -502,7 +502,7 @@ async fn task_add(app: Arc<App>, a: TaskAdd, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     let mut line = format!("#{} T{number} added", incident.id);
     if !assignees.is_empty() {
         line.push_str(&format!(" for {}", assignees.join(", ")));
@@ -571,7 +571,7 @@ enum TaskChange {
 }
 
 async fn task_change(
-    _app: Arc<App>,
+    app: Arc<App>,
     ctx: Ctx,
     t: Target,
     task: String,
@@ -637,7 +637,7 @@ async fn task_change(
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 
@@ -713,11 +713,11 @@ async fn update(app: Arc<App>, a: Update, ctx: Ctx) -> CommandResult {
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!("#{} {kind} posted.", incident.id)))
 }
 
-async fn membership(_app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandResult {
+async fn membership(app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandResult {
     let now = ctx.now();
     let me = who(&ctx);
     let store = store_of(&ctx);
@@ -756,7 +756,7 @@ async fn membership(_app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandR
     )
     .await?;
     store::commit(tx).await?;
-    crate::notify::after_change_logged(&ctx, &event).await;
+    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
     Ok(Reply::text(format!(
         "You {verb} #{} {}.",
         incident.id, incident.title
