@@ -128,6 +128,7 @@ impl ConsoleBackend {
             text,
             direct: false,
             mentioned: false,
+            reply_to: None,
         }
     }
 

@@ -3,8 +3,9 @@
 //! serenity keeps the WebSocket alive (heartbeats, RESUME after a drop or an op 7 RECONNECT,
 //! a fresh IDENTIFY after an INVALID_SESSION); this handler turns what arrives into
 //! [`BackendEvent`]s: messages (the bot's own and, by default, other bots' are ignored; a
-//! leading `<@bot>` mention sets [`IncomingMessage::mentioned`] and is stripped), edits and
-//! deletions, slash commands and button clicks, and the connection state.
+//! leading `<@bot>` mention sets [`IncomingMessage::mentioned`] and is stripped; a reply's
+//! `message_reference` sets [`IncomingMessage::reply_to`]), edits and deletions, slash
+//! commands and button clicks, and the connection state.
 
 use std::sync::Arc;
 
@@ -13,7 +14,8 @@ use ferrbot::message::{Author, IncomingMessage};
 use ferrbot::{Inbox, MessageId, RoomId, UserId};
 use serenity::all::{
     ChannelId, CommandDataOptionValue, Context, EventHandler, GuildId, Interaction, Message,
-    MessageType, MessageUpdateEvent, Ready, ResumedEvent, ShardStageUpdateEvent, User,
+    MessageReferenceKind, MessageType, MessageUpdateEvent, Ready, ResumedEvent,
+    ShardStageUpdateEvent, User,
 };
 use serenity::async_trait;
 use serenity::gateway::ConnectionStage;
@@ -99,7 +101,20 @@ impl Handler {
             text,
             direct: msg.guild_id.is_none(),
             mentioned,
+            reply_to: self.replied_to(msg),
         })
+    }
+
+    /// The message `msg` replies to: its `message_reference` when that is a reply (type
+    /// DEFAULT) in the same channel — forwards and crossposts point elsewhere and are no
+    /// replies.
+    fn replied_to(&self, msg: &Message) -> Option<MessageId> {
+        let reference = msg.message_reference.as_ref()?;
+        if reference.kind != MessageReferenceKind::Default || reference.channel_id != msg.channel_id
+        {
+            return None;
+        }
+        self.message_id(reference.message_id?.get())
     }
 
     async fn submit(&self, event: BackendEvent) {

@@ -1,5 +1,5 @@
 //! Incoming events → what ferrbot needs: messages with mentions and reply fallbacks stripped,
-//! thread roots, edits, reactions, redactions and pins.
+//! thread roots, the event a reply answers, edits, reactions, redactions and pins.
 //!
 //! Works on the raw event JSON of a sync response, so it is independent of the SDK's event
 //! types and can be tested with plain JSON. Messages of type `m.text` and `m.notice` are
@@ -68,6 +68,9 @@ pub struct Message {
     pub text: String,
     /// True when the message started with a mention of the bot.
     pub mentioned: bool,
+    /// The event this message replies to (`m.in_reply_to`), unless that is only a thread's
+    /// fallback for clients without threads (`is_falling_back`).
+    pub reply_to: Option<String>,
 }
 
 /// What an event means to ferrbot.
@@ -213,6 +216,10 @@ fn parse_message(event: &RawEvent, me: &Identity) -> Parsed {
         .then(|| str_at(relates, &["event_id"]).map(str::to_owned))
         .flatten();
     let is_reply = relates.get("m.in_reply_to").is_some();
+    let falling_back = thread.is_some() && relates["is_falling_back"].as_bool() == Some(true);
+    let reply_to = (!falling_back)
+        .then(|| str_at(relates, &["m.in_reply_to", "event_id"]).map(str::to_owned))
+        .flatten();
     let body = if is_reply {
         strip_reply_fallback(body)
     } else {
@@ -228,6 +235,7 @@ fn parse_message(event: &RawEvent, me: &Identity) -> Parsed {
         thread,
         text,
         mentioned,
+        reply_to,
     })
 }
 
@@ -502,7 +510,8 @@ mod tests {
                 event_id: "$e1".into(),
                 thread: None,
                 text: "!help".into(),
-                mentioned: false
+                mentioned: false,
+                reply_to: None,
             })
         );
         let p = parse(
@@ -518,6 +527,7 @@ mod tests {
         };
         assert_eq!(m.thread.as_deref(), Some("$root"));
         assert_eq!(m.text, "!whoami");
+        assert_eq!(m.reply_to, None, "a thread's fallback is no reply");
         let p = parse(
             &text_event(json!({
                 "msgtype": "m.text",
@@ -534,6 +544,24 @@ mod tests {
         assert_eq!(
             (m.text.as_str(), m.mentioned, m.thread),
             ("help", true, None)
+        );
+        assert_eq!(m.reply_to.as_deref(), Some("$earlier"));
+        // A reply inside a thread answers the message it names, not the thread's root.
+        let p = parse(
+            &text_event(json!({
+                "msgtype": "m.text", "body": "!inc pin",
+                "m.relates_to": {"rel_type": "m.thread", "event_id": "$root",
+                                  "is_falling_back": false,
+                                  "m.in_reply_to": {"event_id": "$inthread"}}
+            })),
+            &me(),
+        );
+        let Parsed::Message(m) = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            (m.thread.as_deref(), m.reply_to.as_deref(), m.text.as_str()),
+            (Some("$root"), Some("$inthread"), "!inc pin")
         );
         for ignored in [
             json!({"msgtype": "m.image", "body": "cat.png"}),

@@ -457,6 +457,7 @@ async fn on_event(
                 text: m.text,
                 direct,
                 mentioned: m.mentioned,
+                reply_to: m.reply_to.as_deref().and_then(message_id),
             };
             submit(inbox, BackendEvent::Message(message)).await;
         }

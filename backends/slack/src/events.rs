@@ -257,6 +257,8 @@ impl Inner {
             text: body,
             direct,
             mentioned,
+            // A Slack reply is a thread message (`thread`), not a reply to one message.
+            reply_to: None,
         })
     }
 

@@ -182,6 +182,7 @@ fn parsing(c: &mut Criterion) {
         text: r#"!incident declare "checkout is down" --sev 1 --lead 'Alice B' web\ 1"#.to_owned(),
         direct: false,
         mentioned: false,
+        reply_to: None,
     };
 
     let mut group = c.benchmark_group("parse");

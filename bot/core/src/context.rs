@@ -362,6 +362,7 @@ pub struct Ctx {
     pub(crate) command: String,
     pub(crate) raw_args: String,
     pub(crate) message: Option<MessageId>,
+    pub(crate) reply_to: Option<MessageId>,
 }
 
 impl Ctx {
@@ -391,6 +392,13 @@ impl Ctx {
     /// backends whose threads hang off a message (Slack).
     pub fn message_id(&self) -> Option<&MessageId> {
         self.message.as_ref()
+    }
+
+    /// The message the command's message replies to, on backends that report replies
+    /// (Discord, Matrix); `None` for plain messages, button clicks and slash commands, and on
+    /// Slack, where a reply is a thread (see [`Ctx::thread`]).
+    pub fn reply_to(&self) -> Option<&MessageId> {
+        self.reply_to.as_ref()
     }
 
     /// True when run in a direct conversation with the bot.

@@ -99,6 +99,7 @@ struct Origin {
     thread: Option<ThreadId>,
     direct: bool,
     message: Option<MessageId>,
+    reply_to: Option<MessageId>,
 }
 
 impl Origin {
@@ -141,6 +142,7 @@ async fn on_message(shared: &Arc<Shared>, message: IncomingMessage) {
         thread: message.thread.clone(),
         direct: message.direct,
         message: message.id.clone(),
+        reply_to: message.reply_to.clone(),
     };
     match command_line(&shared.config, &message) {
         Some(line) if !line.is_empty() => run_line(shared, &origin, line).await,
@@ -156,6 +158,7 @@ async fn on_request(shared: &Arc<Shared>, request: CommandRequest) {
         thread: request.thread,
         direct: request.direct,
         message: None,
+        reply_to: None,
     };
     let line = request.command.trim();
     let line = line
@@ -391,6 +394,7 @@ async fn run_line(shared: &Arc<Shared>, origin: &Origin, line: &str) {
         command: name.clone(),
         raw_args: raw_args_after(line, used),
         message: origin.message.clone(),
+        reply_to: origin.reply_to.clone(),
     };
     let args = words[used..].to_vec();
     let handler = entry.spec.handler.clone();
@@ -505,6 +509,7 @@ async fn run_matchers(shared: &Arc<Shared>, origin: &Origin, text: &str) {
                 command: matcher.name.clone(),
                 raw_args: String::new(),
                 message: origin.message.clone(),
+                reply_to: origin.reply_to.clone(),
             };
             let handler = matcher.handler.clone();
             let task = tokio::spawn(async move { handler(ctx, captures).await });
@@ -549,6 +554,7 @@ mod tests {
             text: text.to_owned(),
             direct,
             mentioned,
+            reply_to: None,
         }
     }
 

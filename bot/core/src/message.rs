@@ -43,6 +43,10 @@ pub struct IncomingMessage {
     pub direct: bool,
     /// True when the message mentions the bot (`@bot …`); the text then starts after the mention.
     pub mentioned: bool,
+    /// The message this one replies to, when the backend reports replies (Discord, Matrix);
+    /// `None` otherwise (on Slack a reply is a thread: see [`IncomingMessage::thread`]).
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
 }
 
 /// The colour family of a card.

@@ -663,6 +663,27 @@ impl TestBot {
             .await;
     }
 
+    /// Posts `text` as `user` in `room` as a reply to the message `reply_to` (its local id on
+    /// the room's backend), as Discord and Matrix report replies.
+    pub async fn say_reply(&self, room: &str, user: &str, reply_to: &str, text: &str) {
+        let user = Self::parse_user(user);
+        let room = Self::parse_room(room);
+        let reply_to = MessageId::new(room.backend(), reply_to)
+            .unwrap_or_else(|e| panic!("bad message id: {e}"));
+        let message = IncomingMessage {
+            id: None,
+            room: room.clone(),
+            thread: None,
+            author: Author::from_id(user),
+            text: text.to_owned(),
+            direct: false,
+            mentioned: false,
+            reply_to: Some(reply_to),
+        };
+        let backend = room.backend().to_owned();
+        self.submit(&backend, BackendEvent::Message(message)).await;
+    }
+
     /// Sends `text` to the bot in a direct conversation with `user`.
     pub async fn say_direct(&self, user: &str, text: &str) {
         let user = Self::parse_user(user);
@@ -695,6 +716,7 @@ impl TestBot {
             text: text.to_owned(),
             direct,
             mentioned,
+            reply_to: None,
         };
         self.submit(&backend, BackendEvent::Message(message)).await;
     }

@@ -1053,3 +1053,119 @@ async fn private_incidents_get_a_private_room_and_a_headline_without_details() {
     assert!(headline.contains("🔒 #1 (private incident)"), "{headline}");
     assert!(!headline.contains("Payroll"), "{headline}");
 }
+
+#[tokio::test]
+async fn pin_as_a_reply_pins_and_captures_the_message_replied_to() {
+    let bot = bot_with(
+        "discord",
+        caps::discord(),
+        "announce_room = \"discord:ops\"\ncreate_room = \"always\"\n",
+    )
+    .await;
+    exchange(
+        &bot,
+        "discord:general",
+        None,
+        "discord:alice",
+        "!inc declare Queue backlog",
+    )
+    .await;
+    let room = incident(&bot, 1).await.room.unwrap();
+
+    // A reply `!inc pin` to message 900: that message is pinned and captured, not the command.
+    bot.say_reply(&room, "discord:alice", "900", "!inc pin")
+        .await;
+    let reply = bot.next_reply().await.plain();
+    assert!(
+        reply.starts_with("The message you replied to is in #1's timeline as E"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("Pinned here."), "{reply}");
+    assert!(bot.ops("discord").iter().any(|op| matches!(
+        op,
+        Op::Pin { message, .. } if message.to_string() == "discord:900"
+    )));
+    let timeline = exchange(&bot, &room, None, "discord:alice", "!inc timeline").await;
+    assert!(
+        timeline[0].plain().contains("(message discord:900)"),
+        "{}",
+        timeline[0].plain()
+    );
+    // Its text arrives with the network's next report about it (an edit on Discord).
+    bot.message_event(
+        "discord",
+        MessageEvent::Edited {
+            room: room.parse().unwrap(),
+            message: "discord:900".parse().unwrap(),
+            text: "consumers are stuck on partition 7".into(),
+        },
+    )
+    .await;
+    let captured: Vec<String> = events(&bot, 1)
+        .await
+        .into_iter()
+        .filter(|e| e.message_ref.as_deref() == Some("discord:900"))
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(captured, ["consumers are stuck on partition 7"]);
+    // The same reply again finds it already kept.
+    bot.say_reply(&room, "discord:bob", "900", "!inc pin").await;
+    let reply = bot.next_reply().await.plain();
+    assert!(
+        reply.starts_with("That message is already in #1's timeline as E"),
+        "{reply}"
+    );
+
+    // With text, a reply keeps the text as the replied-to message's.
+    bot.say_reply(
+        &room,
+        "discord:alice",
+        "901",
+        "!inc pin restarted the consumers",
+    )
+    .await;
+    let reply = bot.next_reply().await.plain();
+    assert!(
+        reply.starts_with("The message you replied to is in #1's timeline as E")
+            && reply.contains(", with your text."),
+        "{reply}"
+    );
+    let kept: Vec<String> = events(&bot, 1)
+        .await
+        .into_iter()
+        .filter(|e| e.message_ref.as_deref() == Some("discord:901"))
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(kept, ["restarted the consumers"]);
+
+    // No reply, no thread, no text: the clear error, and nothing pinned or kept.
+    let pins_before = bot
+        .ops("discord")
+        .iter()
+        .filter(|op| matches!(op, Op::Pin { .. }))
+        .count();
+    let events_before = events(&bot, 1).await.len();
+    let sent = exchange(&bot, &room, None, "discord:alice", "!inc pin").await;
+    assert!(
+        sent[0]
+            .plain()
+            .contains("Give the text to keep, or send the command as a reply to the message"),
+        "{}",
+        sent[0].plain()
+    );
+    assert!(
+        sent[0]
+            .plain()
+            .contains("reply to the message with !inc pin"),
+        "{}",
+        sent[0].plain()
+    );
+    assert_eq!(
+        bot.ops("discord")
+            .iter()
+            .filter(|op| matches!(op, Op::Pin { .. }))
+            .count(),
+        pins_before
+    );
+    assert_eq!(events(&bot, 1).await.len(), events_before);
+}

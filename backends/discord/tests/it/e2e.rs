@@ -14,7 +14,7 @@ use ferrbot_backend_discord::DiscordBackend;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::fake::{APP_ID, BOT_ID, Fake, GUILD_ID, TOKEN};
+use crate::fake::{APP_ID, BOT_ID, Fake, GUILD_ID, TOKEN, message_json, user_json};
 
 const CHANNEL: &str = "700000000000000001";
 const ALICE: (u64, &str) = (800_000_000_000_000_001, "alice");
@@ -80,6 +80,20 @@ impl Command for Deploy {
     }
 }
 
+/// Names the message the command's message replies to.
+#[derive(clap::Parser)]
+#[command(name = "replied")]
+struct Replied;
+
+impl Command for Replied {
+    async fn run(self, ctx: &Ctx) -> CommandResult {
+        Ok(Reply::text(match ctx.reply_to() {
+            Some(m) => format!("replying to {m}"),
+            None => "no reply".to_owned(),
+        }))
+    }
+}
+
 struct TestPlugin;
 
 impl Plugin for TestPlugin {
@@ -89,6 +103,7 @@ impl Plugin for TestPlugin {
             .command::<Long>()
             .command::<Slow>()
             .command::<Deploy>()
+            .command::<Replied>()
     }
 }
 
@@ -684,4 +699,48 @@ async fn rooms_are_renamed_with_modify_channel() {
             .map(String::as_str),
         Some("Search War Room")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_names_the_message_it_answers() {
+    let env = Env::start().await;
+    let asked = env
+        .fake
+        .user_says(CHANNEL, BOB, "the index rebuild is at 80%");
+    // Alice replies to Bob's message (type 19 REPLY with a message_reference).
+    let mut reply = message_json(
+        asked + 1000,
+        CHANNEL,
+        &user_json(ALICE.0, ALICE.1, false),
+        "!replied",
+        true,
+    );
+    reply["type"] = json!(19);
+    reply["message_reference"] = json!({
+        "type": 0, "message_id": asked.to_string(), "channel_id": CHANNEL,
+        "guild_id": GUILD_ID.to_string()
+    });
+    env.fake.dispatch("MESSAGE_CREATE", reply);
+    let posts = env.wait_posts(CHANNEL, 1).await;
+    assert_eq!(
+        posts[0].body["content"].as_str().unwrap(),
+        format!("replying to discord:{asked}")
+    );
+    // A forward points at a message too, but answers none; a plain message answers none.
+    let mut forward = message_json(
+        asked + 1001,
+        CHANNEL,
+        &user_json(ALICE.0, ALICE.1, false),
+        "!replied",
+        true,
+    );
+    forward["message_reference"] = json!({
+        "type": 1, "message_id": asked.to_string(), "channel_id": CHANNEL
+    });
+    env.fake.dispatch("MESSAGE_CREATE", forward);
+    env.fake.user_says(CHANNEL, ALICE, "!replied");
+    let posts = env.wait_posts(CHANNEL, 3).await;
+    assert_eq!(posts[1].body["content"], "no reply");
+    assert_eq!(posts[2].body["content"], "no reply");
+    env.stop().await;
 }

@@ -4,7 +4,7 @@
 //! headline that later changes edit in place (`m.replace`); pins (`m.room.pinned_events`) by
 //! members, the 📌 reaction, edits and redactions in the incident room reach the incident's
 //! timeline with the messages' text and authors, and `!inc pin` in a thread pins the thread's
-//! first message and captures its text.
+//! first message and captures its text (as a reply: the message replied to).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -565,6 +565,61 @@ async fn pin_in_a_thread_pins_and_captures_the_message_the_thread_hangs_off() {
     // …and the capture gets the message's text from the backend's report of that pin.
     let events = wait_events(&s.store, "the thread root's text", |e| {
         capture_of(e, &root).is_some_and(|c| c.text == "p99 latency 4s on /search")
+    })
+    .await;
+    assert_eq!(captured(&events).len(), 1, "captured once: {events:#?}");
+
+    s.bot.stop().await;
+}
+
+#[tokio::test]
+async fn pin_as_a_reply_pins_and_captures_the_message_replied_to() {
+    let Some(synapse) = Synapse::from_env() else {
+        return;
+    };
+    let _shared = SYNAPSE.read().await;
+    let s = setup(&synapse).await;
+    let (room, _) = declare(&s).await;
+    s.alice.join(&room).await;
+    let earlier = s.alice.say(&room, "queue depth 90k on orders").await;
+    let before: Vec<Value> = s
+        .alice
+        .messages_from(&room, &s.bot_user.user_id)
+        .await
+        .into_iter()
+        .map(|e| e["event_id"].clone())
+        .collect();
+    // A reply with the legacy fallback, as clients send it.
+    s.alice
+        .send(
+            &room,
+            "m.room.message",
+            json!({
+                "msgtype": "m.text",
+                "body": "> <@alice> queue depth 90k on orders\n\n!inc pin",
+                "m.relates_to": {"m.in_reply_to": {"event_id": earlier}},
+            }),
+        )
+        .await;
+    let answer = s
+        .alice
+        .wait_for(&room, &s.bot_user.user_id, "the pin answer", |e| {
+            !before.contains(&e["event_id"]) && body(e).contains("timeline")
+        })
+        .await;
+    assert!(
+        body(&answer).starts_with("The message you replied to is in #1's timeline as E"),
+        "{answer:#}"
+    );
+    // The bot pinned it on the homeserver, and the pin's report fills in its text.
+    let pins = s
+        .alice
+        .state(&room, "m.room.pinned_events")
+        .await
+        .expect("pins");
+    assert_eq!(pins["pinned"], json!([earlier]));
+    let events = wait_events(&s.store, "the replied-to message's text", |e| {
+        capture_of(e, &earlier).is_some_and(|c| c.text == "queue depth 90k on orders")
     })
     .await;
     assert_eq!(captured(&events).len(), 1, "captured once: {events:#?}");

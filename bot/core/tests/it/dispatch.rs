@@ -446,3 +446,36 @@ async fn commands_beyond_the_concurrency_limit_wait_their_turn() {
     assert_eq!(bot.next_reply().await.text(), "slept 300ms");
     assert_eq!(bot.next_reply().await.text(), "after");
 }
+
+/// Answers with the message the command's message replies to.
+struct Replies;
+
+impl Plugin for Replies {
+    fn manifest(&self) -> Manifest {
+        Manifest::new("replies", "1.0.0").command_spec(CommandSpec::raw(
+            "replyto",
+            "Say which message this one replies to",
+            |ctx, _args| async move {
+                Ok(Reply::text(match ctx.reply_to() {
+                    Some(m) => format!("reply to {m}"),
+                    None => "no reply".to_owned(),
+                }))
+            },
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_command_sent_as_a_reply_knows_the_message_it_answers() {
+    let bot = TestBot::with_plugin(Replies).await;
+    bot.say_reply("test:ops", "test:alice", "m-42", "!replyto")
+        .await;
+    let reply = bot.next_reply().await;
+    assert_eq!(reply.text(), "reply to test:m-42");
+    assert_eq!(reply.room().unwrap().to_string(), "test:ops");
+    // A plain message and a button click answer nothing.
+    bot.say_in("test:ops", "test:alice", "!replyto").await;
+    assert_eq!(bot.next_reply().await.text(), "no reply");
+    bot.click("test:alice", "test:ops", "replyto").await;
+    assert_eq!(bot.next_reply().await.text(), "no reply");
+}

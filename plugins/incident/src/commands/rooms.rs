@@ -47,8 +47,8 @@ pub struct Rename {
     name: Vec<String>,
 }
 
-/// Capture a message into the timeline: `pin <text>`, or `pin` alone inside a message's
-/// thread for that message (the bot cannot see which message a reply answers).
+/// Capture a message into the timeline: `pin` as a reply to it (where the network reports
+/// replies), `pin` alone inside its thread, or `pin <text>`.
 #[derive(clap::Parser, Debug)]
 #[command(name = "incident pin")]
 pub struct Pin {
@@ -378,26 +378,47 @@ async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
 
 async fn pin(app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
     let text = a.text.join(" ");
-    // The message the capture is keyed by: in a thread without text, the message the thread
+    // The message the capture is keyed by: the message the command replies to (its text, if
+    // given, is kept as that message's text); in a thread without text, the message the thread
     // hangs off (threads are keyed by their first message); with text, the command's own.
-    let (message, text, whole_thread) = if text.trim().is_empty() {
+    // `whole` names a message other than the command's, for the answer.
+    let (message, text, whole) = if let Some(replied) = ctx.reply_to() {
+        let text = if text.trim().is_empty() {
+            capture::placeholder(replied)
+        } else {
+            check_text("pinned text", &text, true).map_err(super::user_err)?
+        };
+        (
+            Some(replied.clone()),
+            text,
+            Some("The message you replied to"),
+        )
+    } else if text.trim().is_empty() {
         let Some(thread) = ctx.thread() else {
             return Err(CommandError::user(
-                "Give the text to keep: the bot cannot see which message a reply answers",
+                "Give the text to keep, or send the command as a reply to the message to keep",
             )
             .with_hint(format!(
-                "{p}inc pin <text> — or run {p}inc pin inside the message's thread, or pin the \
+                "{p}inc pin <text> — or reply to the message with {p}inc pin where the chat \
+                 network reports replies, run {p}inc pin inside the message's thread, or pin the \
                  message or react with 📌 where the chat network reports those",
                 p = ctx.prefix()
             )));
         };
         let message = MessageId::new(thread.backend(), thread.local()).map_err(super::user_err)?;
         let text = capture::placeholder(&message);
-        (Some(message), text, true)
+        (
+            Some(message),
+            text,
+            Some("The message this thread hangs off"),
+        )
     } else {
         let text = check_text("pinned text", &text, true).map_err(super::user_err)?;
-        (ctx.message_id().cloned(), text, false)
+        (ctx.message_id().cloned(), text, None)
     };
+    let text_pending = message
+        .as_ref()
+        .is_some_and(|m| text == capture::placeholder(m));
     let now = ctx.now();
     let store = store_of(&ctx);
     let mut tx = store.begin().await?;
@@ -426,14 +447,17 @@ async fn pin(app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
     }
     store::commit(tx).await?;
     crate::notify::after_change_logged(&app.config, &ctx, &event).await;
-    let mut reply = if whole_thread {
-        format!(
-            "The message this thread hangs off is in #{}'s timeline as E{} (its text is filled in \
-             when the chat network reports the pin or an edit).",
+    let mut reply = match whole {
+        Some(what) if text_pending => format!(
+            "{what} is in #{}'s timeline as E{} (its text is filled in when the chat network \
+             reports the pin or an edit).",
             incident.id, event.id
-        )
-    } else {
-        format!("Kept in #{}'s timeline as E{}.", incident.id, event.id)
+        ),
+        Some(what) => format!(
+            "{what} is in #{}'s timeline as E{}, with your text.",
+            incident.id, event.id
+        ),
+        None => format!("Kept in #{}'s timeline as E{}.", incident.id, event.id),
     };
     // Pin it in the chat too where the network can: people see it among the pins.
     if let Some(m) = &message
