@@ -107,8 +107,8 @@ impl Plugin for TestPlugin {
     }
 }
 
-struct Env {
-    fake: Fake,
+pub(crate) struct Env {
+    pub(crate) fake: Fake,
     backend: Arc<DiscordBackend>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -116,6 +116,11 @@ struct Env {
 
 impl Env {
     async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// The bot with the test plugin and `plugins` (each with its config section).
+    pub(crate) async fn start_with(plugins: Vec<(Arc<dyn Plugin>, toml::Value)>) -> Self {
         let fake = Fake::start().await;
         let config = format!(
             "token = \"{TOKEN}\"\napi_base = \"{}\"\nguild_id = \"{GUILD_ID}\"\ndefer_after_ms = 700\ndeferred_cleanup_ms = 500\n",
@@ -129,12 +134,13 @@ impl Env {
             store: store.kv("backend/discord"),
         };
         let backend = Arc::new(DiscordBackend::from_setup(&setup).unwrap());
-        let bot = Bot::builder(BotConfig::default())
+        let mut builder = Bot::builder(BotConfig::default())
             .backend(backend.clone())
-            .plugin(Arc::new(TestPlugin), toml::Value::Table(toml::Table::new()))
-            .build()
-            .await
-            .unwrap();
+            .plugin(Arc::new(TestPlugin), toml::Value::Table(toml::Table::new()));
+        for (plugin, section) in plugins {
+            builder = builder.plugin(plugin, section);
+        }
+        let bot = builder.build().await.unwrap();
         let stop = CancellationToken::new();
         let task = {
             let stop = stop.clone();
@@ -168,7 +174,7 @@ impl Env {
             .collect()
     }
 
-    async fn wait_posts(&self, channel: &str, n: usize) -> Vec<crate::fake::Posted> {
+    pub(crate) async fn wait_posts(&self, channel: &str, n: usize) -> Vec<crate::fake::Posted> {
         self.fake
             .wait_for(&format!("{n} message(s) in {channel}"), 10, |f| {
                 f.posts_in(channel).len() >= n
@@ -177,7 +183,7 @@ impl Env {
         self.fake.posts_in(channel)
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         tokio::time::timeout(Duration::from_secs(20), self.task)
             .await
