@@ -190,8 +190,7 @@ async fn unack(app: Arc<App>, a: Unack, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} acknowledgement withdrawn.",
         incident.id

@@ -281,8 +281,7 @@ async fn text_field(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} {} set.",
         incident.id,
@@ -331,8 +330,7 @@ async fn severity(app: Arc<App>, a: SeverityCmd, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} severity is now {}.",
         incident.id,
@@ -394,8 +392,7 @@ async fn tags_change(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} tags: {}",
         incident.id,
@@ -491,8 +488,7 @@ async fn set_role(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 

@@ -388,8 +388,7 @@ async fn transition(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     let mut line = format!(
         "#{} {} {verb} at {}",
         incident.id,

@@ -113,8 +113,7 @@ async fn ticket(app: Arc<App>, a: Ticket, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} ticket: {url}", incident.id)))
 }
 
@@ -166,8 +165,7 @@ async fn review(app: Arc<App>, a: ReviewCmd, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 
@@ -197,8 +195,7 @@ async fn private(app: Arc<App>, a: Private, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} is now private: hidden from lists for non-participants (this cannot be undone).",
         incident.id
@@ -247,8 +244,7 @@ async fn handoff(app: Arc<App>, a: Handoff, ctx: Ctx) -> CommandResult {
     .await?;
     let tasks = store::tasks(&mut tx, incident.id).await?;
     let updates = store::updates(&mut tx, incident.id).await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
 
     // Brief the new lead: by DM where the network has them, else here with a mention.
     let open: Vec<String> = tasks

@@ -543,6 +543,19 @@ pub(crate) async fn require_edit(
     })
 }
 
+/// Commits a change and then tells everyone who follows it (subscribers, the headline, the
+/// room topic): the one way a command ends a change, so none forgets the second half.
+pub(crate) async fn commit_and_notify(
+    app: &App,
+    ctx: &Ctx,
+    tx: store::Tx,
+    event: &crate::model::TimelineEvent,
+) -> Result<(), CommandError> {
+    store::commit(tx).await?;
+    crate::notify::after_change_logged(&app.config, ctx, event).await;
+    Ok(())
+}
+
 /// Refuses changes to a resolved incident's working data where that makes no sense.
 pub(crate) fn user_err(e: impl std::fmt::Display) -> CommandError {
     CommandError::user(e.to_string())

@@ -138,8 +138,7 @@ async fn invite(app: Arc<App>, a: Invite, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     let mut reply = format!(
         "Invited {} to #{} {} (participants now).",
         names.join(", "),
@@ -349,8 +348,7 @@ async fn rename(app: Arc<App>, a: Rename, ctx: Ctx) -> CommandResult {
                 now,
             )
             .await?;
-            store::commit(tx).await?;
-            crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+            super::commit_and_notify(&app, &ctx, tx, &event).await?;
             Ok(Reply::text(format!(
                 "Renamed {room} to `{name}` (#{} {}).",
                 incident.id, incident.title
@@ -445,8 +443,7 @@ async fn pin(app: Arc<App>, a: Pin, ctx: Ctx) -> CommandResult {
         store::set_message_ref(&mut tx, event.id, &mref).await?;
         event.message_ref = Some(mref);
     }
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     let mut reply = match whole {
         Some(what) if text_pending => format!(
             "{what} is in #{}'s timeline as E{} (its text is filled in when the chat network \

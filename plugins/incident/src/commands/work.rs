@@ -306,8 +306,7 @@ async fn note(app: Arc<App>, a: Note, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "#{} noted as E{} at {}.",
         incident.id,
@@ -439,8 +438,7 @@ async fn event_change(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} E{id} {what}.", incident.id)))
 }
 
@@ -501,8 +499,7 @@ async fn task_add(app: Arc<App>, a: TaskAdd, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     let mut line = format!("#{} T{number} added", incident.id);
     if !assignees.is_empty() {
         line.push_str(&format!(" for {}", assignees.join(", ")));
@@ -636,8 +633,7 @@ async fn task_change(
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} {text}.", incident.id)))
 }
 
@@ -712,8 +708,7 @@ async fn update(app: Arc<App>, a: Update, ctx: Ctx) -> CommandResult {
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!("#{} {kind} posted.", incident.id)))
 }
 
@@ -755,8 +750,7 @@ async fn membership(app: Arc<App>, ctx: Ctx, t: Target, join: bool) -> CommandRe
         now,
     )
     .await?;
-    store::commit(tx).await?;
-    crate::notify::after_change_logged(&app.config, &ctx, &event).await;
+    super::commit_and_notify(&app, &ctx, tx, &event).await?;
     Ok(Reply::text(format!(
         "You {verb} #{} {}.",
         incident.id, incident.title
